@@ -1,0 +1,129 @@
+"""Columnar buffers for what the simulation writes, flushed in batches.
+
+The hot path appends plain Python values to lists; between simulated days the
+engine calls :meth:`Table.flush_if_large`, which turns the lists into a
+pyarrow RecordBatch and hands it to a sink (a Parquet file, or memory). Memory
+is bounded by the batch size, not by the horizon.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FLUSH_ROWS = 200_000
+
+
+class Sink(Protocol):
+    def write(self, batch: pa.RecordBatch) -> None: ...
+    def close(self) -> None: ...
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+        self.schema: pa.Schema | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+    def close(self) -> None:
+        pass
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        return pa.Table.from_batches(self.batches, schema=schema)
+
+
+class ParquetSink:
+    """Writes batches to one Parquet file (the caller renames it into place when the run succeeds)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = path
+        self._writer = pq.ParquetWriter(str(path), schema, compression="zstd")
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class Table:
+    """Named columns of Python lists with a fixed Arrow schema."""
+
+    def __init__(self, schema: pa.Schema, sink: Sink):
+        self.schema = schema
+        self.sink = sink
+        self.columns: list[list] = [[] for _ in schema]
+        self.rows_written = 0
+
+    def flush(self) -> None:
+        if not self.columns[0]:
+            return
+        arrays = [pa.array(col, type=field.type) for col, field in zip(self.columns, self.schema)]
+        self.sink.write(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self.rows_written += len(self.columns[0])
+        for col in self.columns:
+            col.clear()
+
+    def flush_if_large(self, rows: int = FLUSH_ROWS) -> None:
+        if len(self.columns[0]) >= rows:
+            self.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self.sink.close()
+
+
+VISITS = pa.schema(
+    [
+        ("entity", pa.int64()),
+        ("stage", pa.int32()),
+        ("enter", pa.float64()),
+        ("start", pa.float64()),
+        ("end", pa.float64()),
+        ("next", pa.int32()),
+    ]
+)
+"""One row per entity per stage visit; times in hours. A visit still open at the
+end of the horizon has ``end`` = NaN (and ``start`` = NaN if still waiting) and
+``next`` = -1. ``next`` is a place code: stages first, then outcomes."""
+
+
+def entity_schema(attribute_names: list[str]) -> pa.Schema:
+    fields = [
+        ("entity", pa.int64()),
+        ("kind", pa.int32()),
+        ("source", pa.int32()),
+        ("parent", pa.int64()),
+        ("created", pa.float64()),
+        ("ended", pa.float64()),
+        ("outcome", pa.int32()),
+        ("stage", pa.int32()),
+    ]
+    fields += [(f"attr.{name}", pa.int16()) for name in attribute_names]
+    return pa.schema(fields)
+
+
+class EntityTable(Table):
+    """Entity rows whose attribute codes arrive as one list per entity."""
+
+    def __init__(self, attribute_names: list[str], sink: Sink):
+        super().__init__(entity_schema(attribute_names), sink)
+        self.n_fixed = len(self.schema) - len(attribute_names)
+        self.columns = [[] for _ in range(self.n_fixed)] + [[]]  # last column: attribute lists
+
+    def flush(self) -> None:
+        if not self.columns[0]:
+            return
+        fixed = [pa.array(col, type=field.type) for col, field in zip(self.columns, self.schema)]
+        attrs = list(zip(*self.columns[-1])) if self.columns[-1] else []
+        names = self.schema.names[self.n_fixed :]
+        attr_arrays = [pa.array(attrs[i] if attrs else [], type=pa.int16()) for i in range(len(names))]
+        self.sink.write(pa.RecordBatch.from_arrays(fixed[: self.n_fixed] + attr_arrays, schema=self.schema))
+        self.rows_written += len(self.columns[0])
+        for col in self.columns:
+            col.clear()

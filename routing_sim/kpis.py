@@ -1,0 +1,196 @@
+"""KPIs of one replication, computed from the tables after the run.
+
+Pure functions of the visit, entity and time-series tables (no SimPy). Times
+are in hours. Censored work is counted, not dropped: visits still open at the
+horizon show in the backlogs, and a deadline still pending past its target
+counts as missed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from routing_sim.engine.build import Codes, matcher
+from routing_sim.engine.simulate import SimulationSummary
+from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.units import parse_duration
+
+HOURS_PER_YEAR = 8760.0
+
+
+def describe(values: np.ndarray) -> dict[str, float | int]:
+    """Count, mean and the percentiles users ask for; NaN when there is nothing to describe."""
+    if values.size == 0:
+        return {"n": 0, "mean_h": math.nan, "p50_h": math.nan, "p90_h": math.nan, "p99_h": math.nan}
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return {"n": int(values.size), "mean_h": float(values.mean()), "p50_h": float(p50),
+            "p90_h": float(p90), "p99_h": float(p99)}
+
+
+def compute_kpis(
+    cfg: ProcessConfig,
+    codes: Codes,
+    summary: SimulationSummary,
+    visits: pa.Table,
+    entities: pa.Table,
+    timeseries: pa.Table,
+) -> dict[str, Any]:
+    v = {name: visits.column(name).to_numpy() for name in visits.column_names}
+    ents = {name: entities.column(name).to_numpy() for name in entities.column_names}
+    order = np.argsort(ents["entity"], kind="stable")
+    ents = {k: a[order] for k, a in ents.items()}
+    horizon = summary.horizon
+    return {
+        "run": {
+            "horizon_h": horizon,
+            "events": summary.events,
+            "entities": int(ents["entity"].size),
+            "visits": int(v["entity"].size),
+        },
+        "stages": stage_kpis(codes, v, horizon, timeseries),
+        "pools": pool_kpis(cfg, summary),
+        "deadlines": {name: deadline_kpis(d, codes, v, ents, horizon) for name, d in cfg.deadlines.items()},
+        "tallies": {name: int(_select(codes, ents, t.kind, t.when).sum()) for name, t in cfg.tallies.items()},
+        "conservation": conservation(cfg, codes, summary, ents),
+        "cost": cost_kpis(cfg, summary, horizon),
+    }
+
+
+def stage_kpis(codes: Codes, v: dict[str, np.ndarray], horizon: float, timeseries: pa.Table) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for index, name in enumerate(codes.stages):
+        mask = v["stage"] == index
+        enter, start, end = v["enter"][mask], v["start"][mask], v["end"][mask]
+        started = ~np.isnan(start)
+        done = ~np.isnan(end)
+        clipped_end = np.where(done, end, horizon)
+        queued_series = timeseries.column(f"queued.{name}").to_numpy() if timeseries.num_rows else np.zeros(1)
+        out[name] = {
+            "entered": int(mask.sum()),
+            "completed": int(done.sum()),
+            "wait": describe(start[started] - enter[started]),
+            "service": describe(end[done] - start[done]),
+            "sojourn": describe(end[done] - enter[done]),
+            "backlog_end": {"inside": int((~done).sum()), "queued": int((~started).sum())},
+            "max_queued": int(queued_series.max()) if queued_series.size else 0,
+            # time-average number at the stage, from the records (Little's law: L = lambda W)
+            "mean_inside": float((clipped_end - enter).sum() / horizon) if horizon > 0 else math.nan,
+            "arrival_rate_per_h": float(mask.sum() / horizon) if horizon > 0 else math.nan,
+        }
+    return out
+
+
+def pool_kpis(cfg: ProcessConfig, summary: SimulationSummary) -> dict[str, Any]:
+    out = {}
+    years = summary.horizon / HOURS_PER_YEAR
+    for totals in summary.pools:
+        pool = cfg.pools[totals.name]
+        out[totals.name] = {
+            "headcount": pool.headcount,
+            "busy_hours": totals.busy_hours,
+            "on_duty_hours": totals.on_duty_hours,
+            "utilisation": totals.busy_hours / totals.on_duty_hours if totals.on_duty_hours > 0 else math.nan,
+            "staff_cost": pool.headcount * pool.cost_per_fte_year * years,
+        }
+    return out
+
+
+def cost_kpis(cfg: ProcessConfig, summary: SimulationSummary, horizon: float) -> dict[str, float]:
+    years = horizon / HOURS_PER_YEAR
+    staff = sum(p.headcount * p.cost_per_fte_year for p in cfg.pools.values()) * years
+    arrived = sum(summary.arrived_by_source.values())
+    return {
+        "staff_cost": staff,
+        "staff_cost_per_year": staff / years if years > 0 else math.nan,
+        "arrivals_from_sources": arrived,
+        "staff_cost_per_arrival": staff / arrived if arrived else math.nan,
+    }
+
+
+def _select(codes: Codes, ents: dict[str, np.ndarray], kind: str, when: dict | None) -> np.ndarray:
+    mask = ents["kind"] == codes.kinds.index(kind)
+    for attribute, values in (when or {}).items():
+        wanted = [codes.value(attribute, x) for x in ([values] if isinstance(values, str) else values)]
+        mask &= np.isin(ents[f"attr.{attribute}"], wanted)
+    return mask
+
+
+def point_times(point: str, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray]) -> np.ndarray:
+    """Time each entity first reached a point (``arrival`` or ``stage.enter|start|end``); NaN if never."""
+    n = int(ents["entity"].max()) + 1 if ents["entity"].size else 0
+    if point == "arrival":
+        times = np.full(n, np.nan)
+        times[ents["entity"]] = ents["created"]
+        return times
+    stage, which = point.split(".")
+    mask = (v["stage"] == codes.stages.index(stage)) & ~np.isnan(v[which])
+    times = np.full(n, np.inf)
+    np.minimum.at(times, v["entity"][mask], v[which][mask])
+    times[np.isinf(times)] = np.nan
+    return times
+
+
+def deadline_kpis(d: Deadline, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray],
+                  horizon: float) -> dict[str, Any]:
+    target = parse_duration(d.within)
+    selected = _select(codes, ents, d.kind, d.when)
+    ids = ents["entity"]
+    start = point_times(d.start, codes, v, ents)[ids]
+    end = point_times(d.end, codes, v, ents)[ids]
+    open_ = ents["outcome"] == -1
+    base = selected & ~np.isnan(start)
+    groups: dict[str, Any] = {}
+    if d.by:
+        keys = np.stack([ents[f"attr.{a}"] for a in d.by], axis=1)
+        for combo in sorted({tuple(row) for row in keys[base]}):
+            label = ",".join(_label(codes, a, c) for a, c in zip(d.by, combo))
+            groups[label] = _deadline_stats(base & np.all(keys == combo, axis=1), start, end, open_, target, horizon)
+    return {"target_h": target, **_deadline_stats(base, start, end, open_, target, horizon), "by": groups}
+
+
+def _label(codes: Codes, attribute: str, code: int) -> str:
+    return "unset" if code < 0 else codes.values[attribute][code]
+
+
+def _deadline_stats(base: np.ndarray, start: np.ndarray, end: np.ndarray, open_: np.ndarray, target: float,
+                    horizon: float) -> dict[str, Any]:
+    reached = base & ~np.isnan(end)
+    elapsed = end[reached] - start[reached]
+    pending = base & np.isnan(end) & open_
+    overdue = pending & (horizon - start > target)
+    within = int((elapsed <= target).sum())
+    judged = int(reached.sum() + overdue.sum())
+    return {
+        **describe(elapsed),
+        "within": within,
+        "share_within": within / judged if judged else math.nan,
+        "pending_overdue": int(overdue.sum()),
+        "pending_not_yet_due": int((pending & ~overdue).sum()),
+    }
+
+
+def conservation(cfg: ProcessConfig, codes: Codes, summary: SimulationSummary,
+                 ents: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per kind: created = finished by outcome + in progress by stage."""
+    out: dict[str, Any] = {}
+    for k, kind in enumerate(codes.kinds):
+        mask = ents["kind"] == k
+        created = sum(n for name, n in summary.arrived_by_source.items() if cfg.sources[name].kind == kind)
+        created += summary.spawned_by_kind.get(kind, 0)
+        outcome, stage = ents["outcome"][mask], ents["stage"][mask]
+        finished = {name: int((outcome == i).sum()) for i, name in enumerate(codes.outcomes)}
+        in_progress = {name: int(((outcome == -1) & (stage == i)).sum()) for i, name in enumerate(codes.stages)}
+        accounted = sum(finished.values()) + sum(in_progress.values())
+        out[kind] = {
+            "created": created,
+            "rows": int(mask.sum()),
+            "finished": {k2: n for k2, n in finished.items() if n},
+            "in_progress": {k2: n for k2, n in in_progress.items() if n},
+            "balanced": created == accounted == int(mask.sum()),
+        }
+    out["pending_spawns"] = summary.pending_spawns
+    return out

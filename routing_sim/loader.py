@@ -1,0 +1,153 @@
+"""Load and validate process configs: YAML -> ProcessConfig, or one-line problems.
+
+``load_config`` is the only way a config file enters the program. It reads the
+file with the hardened YAML reader, validates it with pydantic, runs the
+cross-checks, and turns everything wrong into :class:`ConfigError` whose
+problems each name the file, the line, the field path and the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from routing_sim.errors import ConfigError, Problem
+from routing_sim.model.checks import check_process
+from routing_sim.model.process import ProcessConfig
+from routing_sim.yamlio import Lines, read_yaml
+
+_TYPE_WORDS = {
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping (key: value)",
+    "model_type": "must be a mapping (key: value)",
+    "list_type": "must be a list",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "date_parsing": "must be a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
+    "finite_number": "must be a finite number",
+}
+_WEAK = {"string_type", "list_type", "dict_type", "model_type", "literal_error"}
+
+
+def load_config(path: str | Path) -> ProcessConfig:
+    """Read, validate and cross-check one config file."""
+    path = Path(path)
+    data, lines = read_yaml(path)
+    return validate_data(data, str(path), lines)
+
+
+def validate_data(data: Any, source: str = "<config>", lines: Lines | None = None) -> ProcessConfig:
+    """Validate already-parsed data (a dict from YAML or built in Python)."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(source, (), "the top level must be a mapping of sections (name, stages, ...)", 1)])
+    try:
+        cfg = ProcessConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems_from_pydantic(exc, data, source, lines)) from None
+    found = check_process(cfg)
+    if found:
+        raise ConfigError([Problem(source, path, reason, _line(lines, path)) for path, reason in found])
+    return cfg
+
+
+def _line(lines: Lines, path: tuple) -> int | None:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _data_path(data: Any, loc: Iterable) -> tuple:
+    """Keep the parts of a pydantic location that exist in the data (drop union tags)."""
+    out: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+    return tuple(out)
+
+
+def _problems_from_pydantic(exc: ValidationError, data: Any, source: str, lines: Lines) -> list[Problem]:
+    by_path: dict[tuple, list[dict]] = {}
+    for err in exc.errors(include_url=False):
+        by_path.setdefault(_data_path(data, err["loc"]), []).append(err)
+    problems = []
+    for path, errs in by_path.items():
+        strong = [e for e in errs if e["type"] not in _WEAK] or errs
+        err = max(strong, key=lambda e: len(e["loc"]))
+        if err["type"] == "extra_forbidden":
+            path = path + tuple(str(p) for p in err["loc"][-1:] if p not in path[-1:])
+        problems.append(Problem(source, path, _reason(err), _line(lines, path)))
+    return problems
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _reason(err: dict) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        name = str(err["loc"][-1])
+        close = difflib.get_close_matches(name, _known_fields(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown field {name!r}{hint}"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"must be {bounds[kind]} {limit} (got {_got(value)})"
+    if kind == "union_tag_invalid":
+        return f"unknown {ctx.get('discriminator')} {ctx.get('tag')!r} (expected {ctx.get('expected_tags')})"
+    if kind == "union_tag_not_found":
+        return f"missing {ctx.get('discriminator')} (which kind of entry this is)"
+    if kind == "string_pattern_mismatch":
+        return f"not a valid name or value (got {_got(value)}; use letters, digits and _ )"
+    if kind in ("too_short", "too_long"):
+        return err["msg"].replace("List", "list").replace("Dictionary", "mapping") + f" (got {_got(value)})"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')} (got {_got(value)})"
+    if kind in _TYPE_WORDS:
+        return f"{_TYPE_WORDS[kind]} (got {_got(value)})"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return f"{err['msg']} (got {_got(value)})"
+
+
+def _known_fields() -> list[str]:
+    names: set[str] = set()
+    stack: list[type[BaseModel]] = [ProcessConfig]
+    seen: set[type] = set()
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            names.add(field.alias or name)
+            stack.extend(_models_in(field.annotation))
+    return sorted(names)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]

@@ -1,0 +1,259 @@
+"""Cross-checks that relate several parts of a process config.
+
+Each check yields ``(path, reason)`` pairs; the loader turns them into one-line
+problems with file and line. Checks run only on a config whose fields already
+passed pydantic validation.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterator
+
+from routing_sim.model.common import condition_values
+from routing_sim.model.distributions import ByAttribute, Empirical, Fixed, Uniform
+from routing_sim.model.process import Draw, ProcessConfig, Stage
+from routing_sim.units import parse_duration
+
+Found = Iterator[tuple[tuple, str]]
+
+
+def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
+    """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
+    problems: list[tuple[tuple, str]] = []
+    for check in (_names, _kinds, _sources, _stages, _measures):
+        problems.extend(check(cfg))
+    if not problems:  # reachability only makes sense once every name resolves
+        problems.extend(_reachability(cfg))
+        problems.extend(_zero_time_loops(cfg))
+    return problems
+
+
+def _values(cfg: ProcessConfig, attribute: str, path: tuple) -> Found:
+    if attribute not in cfg.attributes:
+        yield path, f"unknown attribute {attribute!r} (declare it under 'attributes')"
+
+
+def _condition(cfg: ProcessConfig, cond: dict | None, path: tuple, allowed: set[str] | None = None) -> Found:
+    for attribute, value in (cond or {}).items():
+        if attribute not in cfg.attributes:
+            yield path + (attribute,), f"unknown attribute {attribute!r}"
+            continue
+        if allowed is not None and attribute not in allowed:
+            yield path + (attribute,), f"attribute {attribute!r} is not available here"
+        for v in condition_values(value):
+            if v not in cfg.attributes[attribute]:
+                yield path + (attribute,), f"{v!r} is not a value of {attribute!r} ({', '.join(cfg.attributes[attribute])})"
+
+
+def _probabilities(cfg: ProcessConfig, attribute: str, p: dict, path: tuple) -> Found:
+    for value in p:
+        if attribute in cfg.attributes and value not in cfg.attributes[attribute]:
+            yield path + (value,), f"{value!r} is not a value of {attribute!r}"
+
+
+def _names(cfg: ProcessConfig) -> Found:
+    for name in cfg.stages:
+        if name in cfg.outcomes:
+            yield ("outcomes", name), f"{name!r} is both a stage and an outcome"
+
+
+def _draw(cfg: ProcessConfig, attribute: str, draw: Draw, path: tuple, earlier: set[str]) -> Found:
+    if draw.p is not None:
+        yield from _probabilities(cfg, attribute, draw.p, path + ("p",))
+    for i, case in enumerate(draw.cases or []):
+        yield from _condition(cfg, case.when, path + ("cases", i, "when"), earlier)
+        yield from _probabilities(cfg, attribute, case.p, path + ("cases", i, "p"))
+
+
+def _kinds(cfg: ProcessConfig) -> Found:
+    for kind_name, kind in cfg.kinds.items():
+        inherited = {a for a, d in kind.attributes.items() if d.inherit}
+        earlier = set(inherited)
+        for attribute, draw in kind.attributes.items():
+            path = ("kinds", kind_name, "attributes", attribute)
+            if attribute not in cfg.attributes:
+                yield path, f"unknown attribute {attribute!r} (declare it under 'attributes')"
+                continue
+            yield from _draw(cfg, attribute, draw, path, earlier)
+            earlier.add(attribute)
+
+
+def _sources(cfg: ProcessConfig) -> Found:
+    for name, source in cfg.sources.items():
+        path = ("sources", name)
+        if source.kind not in cfg.kinds:
+            yield path + ("kind",), f"unknown kind {source.kind!r}"
+            continue
+        if source.to not in cfg.stages:
+            yield path + ("to",), f"unknown stage {source.to!r}"
+        kind = cfg.kinds[source.kind]
+        for attribute, override in source.attributes.items():
+            apath = path + ("attributes", attribute)
+            if attribute not in kind.attributes:
+                yield apath, f"kind {source.kind!r} has no attribute {attribute!r}"
+            elif isinstance(override, str):
+                if override not in cfg.attributes.get(attribute, []):
+                    yield apath, f"{override!r} is not a value of {attribute!r}"
+            elif override.inherit or override.decided:
+                yield apath, "a source can only fix a value or give p / cases"
+            else:
+                yield from _draw(cfg, attribute, override, apath, set(kind.attributes))
+
+
+def _stage_attributes(stage: Stage) -> Iterator[tuple[tuple, str]]:
+    """Every attribute a stage reads or sets, with the path that names it."""
+    if isinstance(stage.service, ByAttribute):
+        yield ("service", "by"), stage.service.by
+    for i, cond in enumerate(stage.priority):
+        for a in cond:
+            yield ("priority", i, a), a
+    for i, decide in enumerate(stage.decide):
+        yield ("decide", i, "set"), decide.set
+        for j, case in enumerate(decide.cases):
+            for a in case.when or {}:
+                yield ("decide", i, "cases", j, "when", a), a
+    for i, spawn in enumerate(stage.spawn):
+        for a in spawn.when or {}:
+            yield ("spawn", i, "when", a), a
+    for i, route in enumerate(stage.next):
+        for a in route.when or {}:
+            yield ("next", i, "when", a), a
+
+
+def _stages(cfg: ProcessConfig) -> Found:
+    targets = set(cfg.stages) | set(cfg.outcomes)
+    for name, stage in cfg.stages.items():
+        path = ("stages", name)
+        if stage.pool is not None and stage.pool not in cfg.pools:
+            yield path + ("pool",), f"unknown pool {stage.pool!r} (pools: {', '.join(cfg.pools) or 'none'})"
+        if isinstance(stage.service, ByAttribute):
+            by = stage.service.by
+            if by not in cfg.attributes:
+                yield path + ("service", "by"), f"unknown attribute {by!r}"
+            else:
+                for value in stage.service.cases:
+                    if value not in cfg.attributes[by]:
+                        yield path + ("service", "cases", value), f"{value!r} is not a value of {by!r}"
+                missing = [v for v in cfg.attributes[by] if v not in stage.service.cases]
+                if missing and stage.service.default is None:
+                    yield path + ("service",), f"no default and no case for {', '.join(missing)}"
+        for i, cond in enumerate(stage.priority):
+            yield from _condition(cfg, cond, path + ("priority", i))
+        for i, decide in enumerate(stage.decide):
+            yield from _values(cfg, decide.set, path + ("decide", i, "set"))
+            for j, case in enumerate(decide.cases):
+                yield from _condition(cfg, case.when, path + ("decide", i, "cases", j, "when"))
+                yield from _probabilities(cfg, decide.set, case.p, path + ("decide", i, "cases", j, "p"))
+        for i, spawn in enumerate(stage.spawn):
+            spath = path + ("spawn", i)
+            if spawn.kind not in cfg.kinds:
+                yield spath + ("kind",), f"unknown kind {spawn.kind!r}"
+            if spawn.to not in cfg.stages:
+                yield spath + ("to",), f"unknown stage {spawn.to!r}"
+            yield from _condition(cfg, spawn.when, spath + ("when",))
+        for i, route in enumerate(stage.next):
+            yield from _condition(cfg, route.when, path + ("next", i, "when"))
+            for target in [route.to] if isinstance(route.to, str) else route.to:
+                if target not in targets:
+                    yield path + ("next", i, "to"), f"{target!r} is neither a stage nor an outcome"
+
+
+def _measures(cfg: ProcessConfig) -> Found:
+    for section, items in (("deadlines", cfg.deadlines), ("tallies", cfg.tallies)):
+        for name, item in items.items():
+            path = (section, name)
+            if item.kind not in cfg.kinds:
+                yield path + ("kind",), f"unknown kind {item.kind!r}"
+                continue
+            carried = set(cfg.kinds[item.kind].attributes)
+            yield from _condition(cfg, item.when, path + ("when",), carried)
+            for field in ("start", "end", "by"):
+                for value in _as_list(getattr(item, field, None)):
+                    stage = value.split(".")[0]
+                    if field == "by" and value not in carried:
+                        yield path + ("by",), f"kind {item.kind!r} has no attribute {value!r}"
+                    elif field != "by" and value != "arrival" and stage not in cfg.stages:
+                        alias = {"start": "from", "end": "to"}[field]
+                        yield path + (alias,), f"unknown stage {stage!r}"
+
+
+def _as_list(value: object) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def stage_targets(stage: Stage) -> set[str]:
+    out: set[str] = set()
+    for route in stage.next:
+        out.update([route.to] if isinstance(route.to, str) else route.to)
+    return out
+
+
+def _reachability(cfg: ProcessConfig) -> Found:
+    """Walk (kind, stage) pairs from the sources; report unreachable stages
+    and attributes read at a stage by a kind that does not carry them."""
+    start = [(s.kind, s.to) for s in cfg.sources.values()]
+    seen: set[tuple[str, str]] = set(start)
+    queue = deque(start)
+    while queue:
+        kind, name = queue.popleft()
+        stage = cfg.stages[name]
+        nxt = [(kind, t) for t in stage_targets(stage) if t in cfg.stages]
+        nxt += [(spawn.kind, spawn.to) for spawn in stage.spawn]
+        for pair in nxt:
+            if pair not in seen:
+                seen.add(pair)
+                queue.append(pair)
+    reached = {name for _, name in seen}
+    for name in cfg.stages:
+        if name not in reached:
+            yield ("stages", name), "unreachable: no source, route or spawn leads here"
+    for kind, name in sorted(seen):
+        carried = set(cfg.kinds[kind].attributes)
+        for sub, attribute in _stage_attributes(cfg.stages[name]):
+            if attribute not in carried:
+                yield ("stages", name) + sub, f"kind {kind!r} reaches this stage but has no attribute {attribute!r}"
+        for i, spawn in enumerate(cfg.stages[name].spawn):
+            for attribute, draw in cfg.kinds[spawn.kind].attributes.items():
+                if draw.inherit and attribute not in carried:
+                    yield ("stages", name, "spawn", i, "kind"), (
+                        f"{spawn.kind!r} inherits {attribute!r}, which {kind!r} does not carry"
+                    )
+
+
+def can_take_zero_time(stage: Stage) -> bool:
+    dists = [stage.service] if not isinstance(stage.service, ByAttribute) else [
+        *stage.service.cases.values(), *([stage.service.default] if stage.service.default else [])
+    ]
+    for dist in dists:
+        if isinstance(dist, Fixed) and parse_duration(dist.value) == 0:
+            return True
+        if isinstance(dist, Uniform) and parse_duration(dist.low) == 0:
+            return True
+        if isinstance(dist, Empirical) and any(parse_duration(v) == 0 for v in dist.values):
+            return True
+    return False
+
+
+def _zero_time_loops(cfg: ProcessConfig) -> Found:
+    """A routing cycle through stages that can all take zero time would never let the clock advance."""
+    zero = {name for name, stage in cfg.stages.items() if can_take_zero_time(stage)}
+    graph = {name: [t for t in stage_targets(cfg.stages[name]) if t in zero] for name in zero}
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> str | None:
+        state[node] = 1
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                return nxt
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        return None
+
+    for node in sorted(zero):
+        if node not in state and (found := visit(node)):
+            yield ("stages", found, "next"), "routing loop through stages that can take zero time"
+            return

@@ -1,0 +1,256 @@
+"""The process description: kinds, sources, pools, stages, outcomes, deadlines.
+
+Field-level rules live on the models; rules that relate several parts of the
+config (every ``to:`` names a stage or an outcome, every pool exists, no stage
+is unreachable) live in :mod:`routing_sim.model.checks`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from routing_sim.model.common import (
+    Condition,
+    Duration,
+    Name,
+    NonNegative,
+    PositiveDuration,
+    Probability,
+    Rate,
+    Strict,
+    Value,
+    check_distribution,
+)
+from routing_sim.model.distributions import Distribution, ServiceTime
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+class Case(Strict):
+    """One row of a conditional categorical distribution."""
+
+    when: Condition | None = None
+    p: dict[Value, Probability] = Field(min_length=1)
+
+    _sums = field_validator("p")(check_distribution)
+
+
+class Draw(Strict):
+    """How an attribute gets its value when an entity is created.
+
+    Exactly one of: ``p`` (categorical), ``cases`` (categorical conditional on
+    attributes drawn earlier; the last case has no ``when``), ``inherit``
+    (copied from the entity that spawned this one) or ``decided`` (unset until
+    a stage's ``decide`` sets it).
+    """
+
+    p: dict[Value, Probability] | None = None
+    cases: list[Case] | None = Field(default=None, min_length=1)
+    inherit: Literal[True] | None = None
+    decided: Literal[True] | None = None
+
+    _sums = field_validator("p")(check_distribution)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Draw":
+        given = [k for k in ("p", "cases", "inherit", "decided") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of p, cases, inherit, decided (got {', '.join(given) or 'none'})")
+        if self.cases is not None and self.cases[-1].when is not None:
+            raise ValueError("the last case must have no 'when' (it is the default)")
+        return self
+
+
+class Kind(Strict):
+    """A kind of entity (report, complaint, audit task) and its attributes."""
+
+    description: str = ""
+    attributes: dict[Name, Draw] = Field(default_factory=dict)
+
+
+class Source(Strict):
+    """A Poisson stream of new entities of one kind entering at one stage."""
+
+    kind: Name
+    rate: Rate
+    to: Name
+    attributes: dict[Name, Union[Value, Draw]] = Field(default_factory=dict)
+    description: str = ""
+
+
+class Always(Strict):
+    """Every member of the pool is on duty at all times (machines, textbook servers)."""
+
+    type: Literal["always"]
+
+
+class OfficeHours(Strict):
+    """The whole pool is on duty on the given days between start and end."""
+
+    type: Literal["office_hours"]
+    days: list[Weekday] = Field(min_length=1)
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _order(self) -> "OfficeHours":
+        if self.end <= self.start:
+            raise ValueError(f"end must be after start (got {self.start}-{self.end})")
+        return self
+
+
+class Rota(Strict):
+    """Round-the-clock cover: each member works ``hours_per_week`` in shifts,
+    spread as evenly as whole people allow over the week's shifts."""
+
+    type: Literal["rota"]
+    hours_per_week: Annotated[float, Field(gt=0, le=168)]
+    shift: PositiveDuration
+
+    @field_validator("shift")
+    @classmethod
+    def _divides_week(cls, value: str) -> str:
+        from routing_sim.units import parse_duration
+
+        hours = parse_duration(value)
+        if abs(168 / hours - round(168 / hours)) > 1e-9:
+            raise ValueError(f"shift length must divide a week of 168 h (got {value})")
+        return value
+
+
+Calendar = Annotated[Union[Always, OfficeHours, Rota], Field(discriminator="type")]
+
+
+class Pool(Strict):
+    """Staff (or machines) that serve stages; capacity follows the calendar."""
+
+    headcount: Annotated[int, Field(ge=0, le=1_000_000)]
+    calendar: Calendar
+    cost_per_fte_year: NonNegative = 0.0
+    description: str = ""
+
+
+class Decide(Strict):
+    """Set an attribute with probabilities conditional on other attributes."""
+
+    set: Name
+    cases: list[Case] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_last(self) -> "Decide":
+        if self.cases[-1].when is not None:
+            raise ValueError("the last case must have no 'when' (it is the default)")
+        return self
+
+
+class Route(Strict):
+    """One routing rule: where an entity goes if ``when`` holds.
+
+    ``to`` is a stage or outcome name, or ``{name: probability, ...}``.
+    """
+
+    when: Condition | None = None
+    to: Union[Name, dict[Name, Probability]]
+
+    @field_validator("to")
+    @classmethod
+    def _sums(cls, value: str | dict[str, float]) -> str | dict[str, float]:
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("needs at least one target")
+            check_distribution(value)
+        return value
+
+
+class Spawn(Strict):
+    """After this stage, with probability ``p`` (if ``when`` holds), create a
+    linked entity of ``kind`` that enters stage ``to`` after the delay ``after``."""
+
+    kind: Name
+    to: Name
+    p: Probability
+    when: Condition | None = None
+    after: Distribution
+
+
+class Stage(Strict):
+    """A step of the process: served by a pool, or a delay with no capacity limit."""
+
+    description: str = ""
+    pool: Name | None = None
+    service: ServiceTime
+    priority: list[Condition] = Field(default_factory=list, max_length=16)
+    decide: list[Decide] = Field(default_factory=list)
+    spawn: list[Spawn] = Field(default_factory=list)
+    next: list[Route] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _routing(self) -> "Stage":
+        if self.next[-1].when is not None:
+            raise ValueError("the last 'next' rule must have no 'when' (it is the default route)")
+        if self.priority and self.pool is None:
+            raise ValueError("priority needs a pool: an uncapacitated delay has no queue")
+        return self
+
+
+Point = Annotated[str, Field(pattern=r"^(arrival|[a-z][a-z0-9_]*\.(enter|start|end))$")]
+
+
+class Deadline(Strict):
+    """A target time between two points of an entity's path (e.g. receipt to forwarding)."""
+
+    kind: Name
+    start: Point = Field(alias="from")
+    end: Point = Field(alias="to")
+    within: PositiveDuration
+    when: Condition | None = None
+    by: list[Name] = Field(default_factory=list)
+    description: str = ""
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
+class Tally(Strict):
+    """Count entities of a kind whose final attributes match ``when``."""
+
+    kind: Name
+    when: Condition
+    description: str = ""
+
+
+class TimeSettings(Strict):
+    start: dt.date
+    horizon: PositiveDuration
+    timeseries_step: PositiveDuration = "1h"
+
+
+class ProcessConfig(Strict):
+    """A whole process: what arrives, who serves it, how it is routed, what is measured."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+    description: str = ""
+    question: str = ""
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    time: TimeSettings
+    attributes: dict[Name, list[Value]] = Field(default_factory=dict)
+    kinds: dict[Name, Kind] = Field(min_length=1)
+    sources: dict[Name, Source] = Field(min_length=1)
+    pools: dict[Name, Pool] = Field(default_factory=dict)
+    stages: dict[Name, Stage] = Field(min_length=1)
+    outcomes: dict[Name, str] = Field(min_length=1)
+    deadlines: dict[Name, Deadline] = Field(default_factory=dict)
+    tallies: dict[Name, Tally] = Field(default_factory=dict)
+
+    @field_validator("attributes")
+    @classmethod
+    def _distinct_values(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, values in value.items():
+            if not values:
+                raise ValueError(f"attribute {name!r} needs at least one value")
+            if len(set(values)) != len(values):
+                raise ValueError(f"attribute {name!r} lists a value twice")
+        return value
