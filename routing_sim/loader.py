@@ -89,7 +89,7 @@ def _problems_from_pydantic(exc: ValidationError, data: Any, source: str, lines:
     for path, errs in by_path.items():
         strong = [e for e in errs if e["type"] not in _WEAK] or errs
         err = max(strong, key=lambda e: len(e["loc"]))
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "missing"):
             path = path + tuple(str(p) for p in err["loc"][-1:] if p not in path[-1:])
         problems.append(Problem(source, path, _reason(err), _line(lines, path)))
     return problems
@@ -114,9 +114,11 @@ def _reason(err: dict) -> str:
         limit = next(iter(ctx.values()))
         return f"must be {bounds[kind]} {limit} (got {_got(value)})"
     if kind == "union_tag_invalid":
-        return f"unknown {ctx.get('discriminator')} {ctx.get('tag')!r} (expected {ctx.get('expected_tags')})"
+        field = str(ctx.get("discriminator", "")).strip("'")
+        return f"unknown {field} {ctx.get('tag')!r} (expected one of {ctx.get('expected_tags')})"
     if kind == "union_tag_not_found":
-        return f"missing {ctx.get('discriminator')} (which kind of entry this is)"
+        field = str(ctx.get("discriminator", "")).strip("'")
+        return f"missing {field!r}: it says which kind of entry this is"
     if kind == "string_pattern_mismatch":
         return f"not a valid name or value (got {_got(value)}; use letters, digits and _ )"
     if kind in ("too_short", "too_long"):

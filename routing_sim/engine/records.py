@@ -119,11 +119,11 @@ class EntityTable(Table):
     def flush(self) -> None:
         if not self.columns[0]:
             return
-        fixed = [pa.array(col, type=field.type) for col, field in zip(self.columns, self.schema)]
+        fixed = [pa.array(col, type=field.type) for col, field in zip(self.columns[: self.n_fixed], self.schema)]
         attrs = list(zip(*self.columns[-1])) if self.columns[-1] else []
         names = self.schema.names[self.n_fixed :]
         attr_arrays = [pa.array(attrs[i] if attrs else [], type=pa.int16()) for i in range(len(names))]
-        self.sink.write(pa.RecordBatch.from_arrays(fixed[: self.n_fixed] + attr_arrays, schema=self.schema))
+        self.sink.write(pa.RecordBatch.from_arrays(fixed + attr_arrays, schema=self.schema))
         self.rows_written += len(self.columns[0])
         for col in self.columns:
             col.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from routing_sim.units import parse_duration, parse_rate
 
@@ -41,9 +41,9 @@ def _rate(value: str) -> str:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
-Rate = Annotated[str, AfterValidator(_rate)]
+Duration = Annotated[str, BeforeValidator(_duration)]
+PositiveDuration = Annotated[str, BeforeValidator(_positive_duration)]
+Rate = Annotated[str, BeforeValidator(_rate)]
 
 
 def _finite(value: float) -> float:

@@ -112,12 +112,12 @@ class ByAttribute(Strict):
 
 def _service_kind(data: object) -> str:
     if isinstance(data, dict):
-        return "by" if "by" in data else "dist"
-    return "by" if isinstance(data, ByAttribute) else "dist"
+        return "by_attribute" if "by" in data else "distribution"
+    return "by_attribute" if isinstance(data, ByAttribute) else "distribution"
 
 
 ServiceTime = Annotated[
-    Union[Annotated[Distribution, Tag("dist")], Annotated[ByAttribute, Tag("by")]],
+    Union[Annotated[Distribution, Tag("distribution")], Annotated[ByAttribute, Tag("by_attribute")]],
     Discriminator(_service_kind),
 ]
 """Either one distribution, or one per value of an attribute (``by:``)."""

@@ -1,0 +1,201 @@
+"""The ``routing-sim`` command line.
+
+Exit codes: 0 success, 1 a run failed, 2 bad input (config problems, bad
+options), 130 interrupted. Config problems print one line each, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import structlog
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from routing_sim import logs
+from routing_sim.errors import ConfigError, RunError
+from routing_sim.loader import load_config
+from routing_sim.model.process import ProcessConfig
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Simulate case-routing processes (such as the proposed EU Centre's report handling) from YAML configs.",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+@app.callback()
+def main_options(
+    log_level: str = typer.Option("warning", help=f"Diagnostics level: {', '.join(logs.LEVELS)}."),
+    log_json: bool = typer.Option(False, "--log-json", help="Diagnostics as JSON lines on stderr."),
+) -> None:
+    if log_level not in logs.LEVELS:
+        err.print(f"--log-level: must be one of {', '.join(logs.LEVELS)} (got {log_level!r})")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    logs.configure(log_level, log_json)
+
+
+def _report_config_error(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False, soft_wrap=True)
+
+
+@app.command()
+def validate(
+    files: list[Path] = typer.Argument(..., help="Config files to check."),
+    show: bool = typer.Option(False, "--show", help="Print each resolved config as YAML."),
+) -> None:
+    """Check config files; print every problem on one line; exit 2 if any file has one."""
+    from routing_sim.runfolder import resolved_config
+    from routing_sim.yamlio import dump_yaml
+
+    failed = False
+    for path in files:
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            _report_config_error(exc)
+            failed = True
+            continue
+        if show:
+            out.print(dump_yaml(resolved_config(cfg, cfg.seed)), markup=False, soft_wrap=True)
+        else:
+            out.print(f"{path}: ok ({len(cfg.stages)} stages, {len(cfg.pools)} pools, {len(cfg.sources)} sources)",
+                      markup=False)
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def schema(output: Optional[Path] = typer.Option(None, "--out", help="Write to this file instead of stdout.")) -> None:
+    """Print the JSON schema of config files (for editor completion)."""
+    text = json.dumps(ProcessConfig.model_json_schema(by_alias=True), indent=2)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="Process config (YAML)."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Root seed; defaults to the config's seed."),
+    results: Path = typer.Option(Path("results"), "--out", help="Results folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+) -> None:
+    """Run one replication and write results/<name>/<run id>/."""
+    from routing_sim.runfolder import run_to_folder
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        _report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    effective_seed = cfg.seed if seed is None else seed
+    structlog.contextvars.bind_contextvars(config=cfg.name, seed=effective_seed)
+    log = logs.get_logger()
+    log.info("run_started", config_file=str(config))
+    started = time.perf_counter()
+    try:
+        with _progress(quiet) as update:
+            record = run_to_folder(cfg, seed=effective_seed, results=results, config_file=str(config),
+                                   progress=update)
+    except KeyboardInterrupt:
+        log.warning("run_interrupted")
+        err.print("interrupted: partial results were discarded; the manifest records the interruption")
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except RunError as exc:
+        log.error("run_failed", error=str(exc))
+        err.print(f"{config}: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED)
+    wall = time.perf_counter() - started
+    log.info("run_finished", folder=str(record.folder), wall_time_s=round(wall, 3))
+    if not quiet:
+        out.print(headline_table(cfg, record.kpis, record.manifest))
+    out.print(f"results: {record.folder}", markup=False)
+
+
+class _progress:
+    """A rich progress bar over simulated days; a no-op when quiet or not on a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.bar = None if quiet else Progress(
+            TextColumn("simulating"), BarColumn(), TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+            TimeElapsedColumn(), console=err, transient=True,
+        )
+        self.task: Any = None
+
+    def __enter__(self):
+        if self.bar is None:
+            return None
+        self.bar.__enter__()
+
+        def update(now: float, horizon: float) -> None:
+            if self.task is None:
+                self.task = self.bar.add_task("run", total=horizon / 24)
+            self.bar.update(self.task, completed=now / 24)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _fmt_hours(hours: float) -> str:
+    if hours != hours:
+        return "-"
+    if hours >= 48:
+        return f"{hours / 24:.1f} d"
+    if hours >= 1:
+        return f"{hours:.1f} h"
+    return f"{hours * 60:.1f} min"
+
+
+def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
+    table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for name, d in kpis["deadlines"].items():
+        share = d["share_within"]
+        table.add_row(f"{name} (target {_fmt_hours(d['target_h'])})",
+                      f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-")
+    for name, p in kpis["pools"].items():
+        table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}")
+    for name, s in kpis["stages"].items():
+        if s["backlog_end"]["queued"]:
+            table.add_row(f"backlog at end: {name}", f"{s['backlog_end']['queued']:,} waiting")
+    for name, n in kpis["tallies"].items():
+        table.add_row(name, f"{n:,}")
+    cost = kpis["cost"]
+    table.add_row("staff cost per year", f"EUR {cost['staff_cost_per_year']:,.0f}")
+    table.add_row("staff cost per arrival", f"EUR {cost['staff_cost_per_arrival']:,.2f}")
+    counts = manifest.get("counts", {})
+    table.add_row("arrivals from sources", f"{counts.get('arrivals_from_sources', 0):,}")
+    table.add_row("simulation time", f"{manifest.get('simulation_seconds')} s "
+                  f"({manifest.get('arrivals_per_second', 0):,.0f} arrivals/s)")
+    return table
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""One replication written to its own folder, atomically: the run phase of the CLI.
+
+``results/<config name>/<run id>/`` holds ``config.resolved.yaml``,
+``manifest.json``, ``kpis.json`` and the tables as Parquet. Everything is
+written into a hidden staging folder first and renamed into place only when
+the run succeeded, so no half-written file ever sits under a final name. A
+run that fails or is interrupted still leaves a folder with its manifest
+(status and error) and resolved config, and never replaces an earlier
+complete run of the same config and seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from routing_sim import __version__
+from routing_sim.engine.build import Codes, build
+from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
+from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
+from routing_sim.errors import RunError
+from routing_sim.kpis import compute_kpis
+from routing_sim.model.process import ProcessConfig
+from routing_sim.yamlio import dump_yaml
+
+PACKAGES = ("simpy", "pydantic", "numpy", "pyarrow", "structlog", "PyYAML", "typer", "rich")
+TABLES = ("visits.parquet", "entities.parquet", "timeseries.parquet")
+
+
+@dataclass
+class RunRecord:
+    folder: Path
+    manifest: dict[str, Any]
+    kpis: dict[str, Any]
+
+
+def resolved_config(cfg: ProcessConfig, seed: int) -> dict[str, Any]:
+    data = cfg.model_dump(mode="json", by_alias=True, exclude_defaults=False)
+    data["seed"] = seed
+    return data
+
+
+def config_hash(resolved: dict[str, Any]) -> str:
+    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def safe_child(root: Path, *parts: str) -> Path:
+    """``root/parts...``, refusing anything that would leave ``root`` (``..``, absolute paths)."""
+    root_resolved = root.resolve()
+    path = root.joinpath(*parts)
+    for part in parts:
+        if not part or part in (".", "..") or "/" in part or "\\" in part or Path(part).is_absolute():
+            raise RunError(f"output name {part!r} would leave the results folder {root}")
+    if root_resolved not in path.resolve().parents:
+        raise RunError(f"output path {path} is outside the results folder {root}")
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True, default=str) + "\n")
+
+
+def environment_info() -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "routing_sim": __version__,
+        "python": sys.version.split()[0],
+        "packages": versions,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "git_revision": _git_revision(),
+    }
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).parent,
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def codes_dict(codes: Codes) -> dict[str, Any]:
+    return {
+        "stages": codes.stages,
+        "outcomes": codes.outcomes,
+        "places": codes.places,
+        "kinds": codes.kinds,
+        "sources": codes.sources,
+        "pools": codes.pools,
+        "attributes": codes.values,
+    }
+
+
+def run_to_folder(
+    cfg: ProcessConfig,
+    *,
+    seed: int | None = None,
+    results: Path = Path("results"),
+    config_file: str | None = None,
+    progress: Progress | None = None,
+) -> RunRecord:
+    """Run one replication of ``cfg`` and publish its folder; raise RunError on failure."""
+    seed = cfg.seed if seed is None else seed
+    resolved = resolved_config(cfg, seed)
+    digest = config_hash(resolved)
+    run_id = f"{digest[:12]}-s{seed}"
+    parent = safe_child(results, cfg.name)
+    final = safe_child(parent, run_id)
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f".{run_id}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    manifest: dict[str, Any] = {
+        "status": "running",
+        "error": None,
+        "config_name": cfg.name,
+        "config_file": config_file,
+        "config_hash": digest,
+        "seed": seed,
+        "replication": 0,
+        "run_id": run_id,
+        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": None,
+        "environment": environment_info(),
+    }
+    write_atomic(staging / "config.resolved.yaml", dump_yaml(resolved))
+    started = time.perf_counter()
+    try:
+        kpis = _simulate_into(cfg, seed, staging, manifest, progress)
+    except BaseException as exc:
+        manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        manifest["error"] = f"{type(exc).__name__}: {exc}"
+        manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
+        for name in os.listdir(staging):
+            if name not in ("config.resolved.yaml",):
+                (staging / name).unlink()
+        write_json(staging / "manifest.json", manifest)
+        _publish(staging, final if not final.exists() else parent / f"{run_id}.{manifest['status']}")
+        if isinstance(exc, (KeyboardInterrupt, RunError)):
+            raise
+        raise RunError(f"run failed: {type(exc).__name__}: {exc}") from exc
+    manifest["status"] = "ok"
+    manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
+    write_json(staging / "manifest.json", manifest)
+    _publish(staging, final)
+    return RunRecord(final, manifest, kpis)
+
+
+def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, progress: Progress | None) -> dict:
+    model = build(cfg, seed=seed)
+    partial = {name: folder / f".{name}.partial" for name in TABLES}
+    schemas = {
+        "visits.parquet": VISITS,
+        "entities.parquet": entity_schema(model.codes.attributes),
+        "timeseries.parquet": timeseries_schema(model),
+    }
+    sinks = {name: ParquetSink(partial[name], schemas[name]) for name in TABLES}
+    outputs = Outputs(sinks["visits.parquet"], sinks["entities.parquet"], sinks["timeseries.parquet"])
+    t0 = time.perf_counter()
+    summary = simulate(model, outputs, progress)
+    sim_seconds = time.perf_counter() - t0
+    for name in TABLES:
+        os.replace(partial[name], folder / name)
+    tables = {name: pq.read_table(folder / name) for name in TABLES}
+    kpis = compute_kpis(cfg, model.codes, summary, tables["visits.parquet"], tables["entities.parquet"],
+                        tables["timeseries.parquet"])
+    arrived = sum(summary.arrived_by_source.values())
+    manifest["codes"] = codes_dict(model.codes)
+    manifest["counts"] = {
+        "arrivals_from_sources": arrived,
+        "arrived_by_source": summary.arrived_by_source,
+        "spawned_by_kind": summary.spawned_by_kind,
+        "events": summary.events,
+        "visits": summary.visits_written,
+        "entities": summary.entities_written,
+    }
+    manifest["simulation_seconds"] = round(sim_seconds, 3)
+    manifest["arrivals_per_second"] = round(arrived / sim_seconds, 1) if sim_seconds > 0 else None
+    write_json(folder / "kpis.json", kpis)
+    return kpis
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Move the staging folder to its final name, replacing an older folder only after the new one is complete."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

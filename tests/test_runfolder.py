@@ -1,0 +1,120 @@
+"""The run folder: complete outputs, atomic publication, failures that lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from routing_sim import runfolder
+from routing_sim.cli import app
+from routing_sim.errors import RunError
+from routing_sim.loader import validate_data
+from routing_sim.runfolder import run_to_folder, safe_child
+
+FILES = {"config.resolved.yaml", "manifest.json", "kpis.json", "visits.parquet", "entities.parquet",
+         "timeseries.parquet"}
+
+
+def test_run_writes_every_output(base_config, tmp_path):
+    cfg = validate_data(base_config)
+    record = run_to_folder(cfg, results=tmp_path)
+    assert set(os.listdir(record.folder)) == FILES
+    manifest = json.loads((record.folder / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["seed"] == 7
+    assert manifest["environment"]["packages"]["simpy"]
+    assert len(manifest["config_hash"]) == 64
+    assert manifest["counts"]["arrivals_from_sources"] > 0
+    kpis = json.loads((record.folder / "kpis.json").read_text())
+    assert kpis["conservation"]["case"]["balanced"] is True
+    assert set(kpis) >= {"stages", "pools", "deadlines", "tallies", "conservation", "cost"}
+    visits = pq.read_table(record.folder / "visits.parquet")
+    assert visits.num_rows == manifest["counts"]["visits"]
+    # nothing hidden left behind
+    assert [p.name for p in record.folder.parent.iterdir()] == [record.folder.name]
+
+
+def test_same_config_and_seed_give_identical_tables_and_kpis(base_config, tmp_path):
+    cfg = validate_data(base_config)
+    a = run_to_folder(cfg, results=tmp_path / "a")
+    b = run_to_folder(cfg, results=tmp_path / "b")
+    assert a.folder.name == b.folder.name
+    for name in ("visits.parquet", "entities.parquet", "timeseries.parquet", "config.resolved.yaml"):
+        assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
+    assert (a.folder / "kpis.json").read_text() == (b.folder / "kpis.json").read_text()
+    c = run_to_folder(cfg, seed=8, results=tmp_path / "a")
+    assert c.folder.name != a.folder.name
+    assert (a.folder / "visits.parquet").read_bytes() != (c.folder / "visits.parquet").read_bytes()
+
+
+def test_failed_run_writes_manifest_and_no_data_under_final_names(base_config, tmp_path, monkeypatch):
+    cfg = validate_data(base_config)
+
+    def broken(*args, **kwargs):
+        raise ValueError("summary exploded")
+
+    monkeypatch.setattr(runfolder, "compute_kpis", broken)
+    with pytest.raises(RunError, match="summary exploded"):
+        run_to_folder(cfg, results=tmp_path)
+    (folder,) = (tmp_path / "small").iterdir()
+    assert sorted(os.listdir(folder)) == ["config.resolved.yaml", "manifest.json"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert "summary exploded" in manifest["error"]
+
+
+def test_failure_never_replaces_an_earlier_complete_run(base_config, tmp_path, monkeypatch):
+    cfg = validate_data(base_config)
+    good = run_to_folder(cfg, results=tmp_path)
+    before = (good.folder / "visits.parquet").read_bytes()
+
+    def interrupt(now, horizon):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_to_folder(cfg, results=tmp_path, progress=interrupt)
+    assert (good.folder / "visits.parquet").read_bytes() == before
+    assert json.loads((good.folder / "manifest.json").read_text())["status"] == "ok"
+    interrupted = good.folder.with_name(good.folder.name + ".interrupted")
+    assert json.loads((interrupted / "manifest.json").read_text())["status"] == "interrupted"
+    assert not [p for p in (tmp_path / "small").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("name", ["..", "../x", "/etc", "a/b", ""])
+def test_output_names_cannot_leave_the_results_folder(tmp_path, name):
+    with pytest.raises(RunError):
+        safe_child(tmp_path, name)
+
+
+def test_config_names_that_would_escape_are_rejected(base_config):
+    from routing_sim.errors import ConfigError
+
+    for bad in ("../escape", "/abs", "a/b", ".hidden"):
+        base_config["name"] = bad
+        with pytest.raises(ConfigError, match="name"):
+            validate_data(base_config)
+
+
+def test_cli_run_prints_table_and_folder(base_config, write_yaml, tmp_path):
+    cfg_file = write_yaml(base_config)
+    result = CliRunner().invoke(app, ["run", str(cfg_file), "--out", str(tmp_path / "res"), "--seed", "3"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "headline KPIs" in result.stdout
+    assert "results:" in result.stdout
+    (folder,) = (tmp_path / "res" / "small").iterdir()
+    assert folder.name.endswith("-s3")
+
+
+def test_cli_logs_json_with_bound_context(base_config, write_yaml, tmp_path):
+    cfg_file = write_yaml(base_config)
+    result = CliRunner().invoke(
+        app, ["--log-level", "info", "--log-json", "run", str(cfg_file), "--out", str(tmp_path), "-q"]
+    )
+    assert result.exit_code == 0
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert names == ["run_started", "run_finished"]
+    assert all(e["config"] == "small" and e["seed"] == 7 for e in events)
