@@ -226,9 +226,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     codes = Codes.of(cfg)
     streams = RandomStreams(cfg.seed if seed is None else seed, replication)
     env = Environment()
-    visits: list[list] = [[] for _ in range(6)]
-    entity_cols: list[list] = [[] for _ in range(9)]
-    world = World(env, visits, entity_cols)
+    world = World(env)
     horizon = parse_duration(cfg.time.horizon)
 
     classes: dict[str, int] = {name: 1 for name in cfg.pools}
@@ -240,7 +238,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
 
     stages = [Stage(i, name, world, pools[s.pool] if s.pool else None) for i, (name, s) in enumerate(cfg.stages.items())]
     outcomes = [Outcome(len(stages) + i, i, name, world) for i, name in enumerate(cfg.outcomes)]
-    world.places = [*stages, *outcomes]
+    world.places.extend([*stages, *outcomes])
     by_name = {s.name: s for s in stages}
 
     spawners: list[Spawner] = []
@@ -250,7 +248,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             stage.priority = prioritiser(codes, scfg.priority)
         for d in scfg.decide:
             u = uniforms(streams.generator(f"decide.{name}.{d.set}")).next
-            stage.decisions.append(setter(codes, d.set, d.cases, u))
+            stage.decisions += (setter(codes, d.set, d.cases, u),)
         for i, sp in enumerate(scfg.spawn):
             kind = cfg.kinds[sp.kind]
             inherit = [codes.attr(a) for a, draw in kind.attributes.items() if draw.inherit]
@@ -266,7 +264,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
                 drawer(codes, kind.attributes, {}, u_draw),
                 by_name[sp.to],
             )
-            stage.spawns.append(spawner)
+            stage.spawns += (spawner,)
             spawners.append(spawner)
         stage.route = router(codes, name, scfg.next, streams)
 
@@ -279,7 +277,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             gap = lambda: float("inf")  # noqa: E731
         u = uniforms(streams.generator(f"attributes.{name}")).next
         draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes, u)
-        sources.append(Source(i, name, world, codes.kinds.index(src.kind), gap, draw, by_name[src.to], len(codes.attributes)))
+        sources.append(Source(i, name, world, codes.kinds.index(src.kind), gap, draw, by_name[src.to]))
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
                  calendars, horizon, streams, cfg.time.start)

@@ -1,27 +1,41 @@
 """Runtime objects of the engine: entities, pools, stages, outcomes, sources.
 
-These are plain classes with ``__slots__``, built once by
-:mod:`routing_sim.engine.build`. Every event is a SimPy ``Timeout`` whose value
-is the entity and whose callback is a bound method; there is no SimPy process
-per entity, no ``simpy.Resource`` (its waiting list pops from the front) and no
-logging on the hot path. Queues are one deque per priority class.
+Plain classes with ``__slots__``, built once by :mod:`routing_sim.engine.build`.
+The hot path follows what the design notes measured:
+
+- no SimPy process per entity and no ``simpy.Resource`` (its waiting list pops
+  from the front); a pool keeps one deque per priority class;
+- an entity that is being served or delayed *is* the event: it carries the
+  ``callbacks`` list SimPy's ``Environment.step`` reads, and is pushed on the
+  environment's own queue with the environment's own event counter, so no
+  ``Timeout`` object is allocated per step and same-time events keep SimPy's
+  first-scheduled-first-processed order;
+- visit and entity records are appended as tuples to plain lists, turned into
+  Arrow columns in batches between simulated days;
+- no logging, no config lookups.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappush
 from typing import Callable
 
 from simpy import Environment
-from simpy.events import Timeout
+from simpy.events import NORMAL, Timeout
 
 NAN = float("nan")
 
 
 class Entity:
-    """One report, complaint, request or task, with its attribute codes."""
+    """One report, complaint, request or task, with its attribute codes.
 
-    __slots__ = ("id", "kind", "source", "parent", "created", "attrs", "at", "enter", "start")
+    ``callbacks`` and ``_ok`` make it schedulable on SimPy's event queue while
+    it is in service or in a delay (an entity is in at most one such step).
+    """
+
+    __slots__ = ("id", "kind", "source", "parent", "created", "attrs", "at", "enter", "start", "callbacks")
+    _ok = True
 
     def __init__(self, id: int, kind: int, source: int, parent: int, created: float, attrs: list[int]):
         self.id = id
@@ -36,14 +50,16 @@ class Entity:
 
 
 class World:
-    """What every runtime object shares: the clock, the id counter, the tables."""
+    """What every runtime object shares: the clock, the id counter, the record lists."""
 
-    def __init__(self, env: Environment, visits: list[list], entities: list[list]):
+    def __init__(self, env: Environment):
         self.env = env
+        self.queue = env._queue  # SimPy's event heap: (time, priority, event id, event)
+        self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order
         self.next_id = 0
         self.live: dict[int, Entity] = {}
-        self.visits = visits  # columns of records.VISITS
-        self.entities = entities  # columns of records.entity_schema (attributes last, as lists)
+        self.visits: list[tuple] = []  # rows of records.VISITS
+        self.entities: list[tuple] = []  # rows of records.entity_schema, attributes as one list
         self.places: list[Stage | Outcome] = []
 
 
@@ -51,10 +67,13 @@ class Pool:
     """Servers with an on-duty count that follows a calendar.
 
     When the scheduled count drops, servers that are busy finish their work
-    first (they stay on duty as overtime) and take no new work.
+    first (on duty as overtime until then) and take no new work. Busy time is
+    kept as a running sum (minus the start, plus the end of each service);
+    overtime is accounted only while it lasts.
     """
 
-    __slots__ = ("name", "env", "scheduled", "busy", "queues", "waiting", "busy_area", "duty_area", "last")
+    __slots__ = ("name", "env", "scheduled", "busy", "queues", "waiting", "busy_sum", "scheduled_area",
+                 "overtime_area", "last_change")
 
     def __init__(self, name: str, env: Environment, n_classes: int):
         self.name = name
@@ -63,26 +82,39 @@ class Pool:
         self.busy = 0
         self.queues = [deque() for _ in range(n_classes)]
         self.waiting = 0
-        self.busy_area = 0.0
-        self.duty_area = 0.0
-        self.last = 0.0
+        self.busy_sum = 0.0
+        self.scheduled_area = 0.0
+        self.overtime_area = 0.0
+        self.last_change = 0.0
 
     @property
     def on_duty(self) -> int:
-        return max(self.scheduled, self.busy)
+        return self.busy if self.busy > self.scheduled else self.scheduled
 
-    def account(self, now: float) -> None:
-        dt = now - self.last
-        if dt:
-            busy = self.busy
-            self.busy_area += busy * dt
-            self.duty_area += (busy if busy > self.scheduled else self.scheduled) * dt
-            self.last = now
+    def _account(self, now: float) -> None:
+        elapsed = now - self.last_change
+        self.scheduled_area += self.scheduled * elapsed
+        if self.busy > self.scheduled:
+            self.overtime_area += (self.busy - self.scheduled) * elapsed
+        self.last_change = now
 
     def set_scheduled(self, event: Timeout) -> None:
-        self.account(self.env._now)
+        self._account(self.env._now)
         self.scheduled = event._value
         self.dispatch()
+
+    def release(self, now: float) -> None:
+        """A server finished; called before ``busy`` is decremented."""
+        if self.busy > self.scheduled:
+            self._account(now)
+        self.busy -= 1
+        self.busy_sum += now
+
+    def close(self, horizon: float) -> tuple[float, float]:
+        """Busy hours and on-duty hours up to the horizon."""
+        self._account(horizon)
+        busy = self.busy_sum + self.busy * horizon
+        return busy, self.scheduled_area + self.overtime_area
 
     def dispatch(self) -> None:
         """Start waiting work while a scheduled server is free, highest class first."""
@@ -101,8 +133,8 @@ class Stage:
     """A step of the process. ``pool`` None means an uncapacitated delay."""
 
     __slots__ = (
-        "index", "name", "world", "env", "pool", "service", "priority",
-        "decisions", "spawns", "route", "inside", "queued", "visits",
+        "index", "name", "world", "env", "queue", "eid", "pool", "service", "priority",
+        "decisions", "spawns", "route", "inside", "queued", "visits", "places", "on_finish",
     )
 
     def __init__(self, index: int, name: str, world: World, pool: Pool | None):
@@ -110,28 +142,34 @@ class Stage:
         self.name = name
         self.world = world
         self.env = world.env
+        self.queue = world.queue
+        self.eid = world.eid
         self.pool = pool
         self.service: Callable[[Entity], float] = lambda e: 0.0
         self.priority: Callable[[list[int]], int] = lambda attrs: 0
-        self.decisions: list[Callable[[list[int]], None]] = []
-        self.spawns: list[Callable[[Entity], None]] = []
+        self.decisions: tuple[Callable[[list[int]], None], ...] = ()
+        self.spawns: tuple[Callable[[Entity], None], ...] = ()
         self.route: Callable[[list[int]], int] = lambda attrs: 0
         self.inside = 0  # entities at this stage (waiting or in service)
         self.queued = 0  # of those, waiting for a server
         self.visits = world.visits
+        self.places = world.places
+        self.on_finish = [self.finish]  # shared callbacks list: Environment.step only reads it
 
     def arrive(self, entity: Entity) -> None:
         entity.at = self
-        entity.enter = self.env._now
-        entity.start = NAN
+        now = self.env._now
+        entity.enter = now
         self.inside += 1
         pool = self.pool
         if pool is None:
-            entity.start = entity.enter
-            Timeout(self.env, self.service(entity), entity).callbacks.append(self.finish)
+            entity.start = now
+            entity.callbacks = self.on_finish
+            heappush(self.queue, (now + self.service(entity), NORMAL, next(self.eid), entity))
         elif pool.busy < pool.scheduled and not pool.waiting:
             self.begin(entity)
         else:
+            entity.start = NAN
             pool.queues[self.priority(entity.attrs)].append(entity)
             pool.waiting += 1
             self.queued += 1
@@ -140,36 +178,28 @@ class Stage:
         """A server of the pool takes the entity (called by arrive or by the pool)."""
         pool = self.pool
         now = self.env._now
-        pool.account(now)
         pool.busy += 1
+        pool.busy_sum -= now
         entity.start = now
-        Timeout(self.env, self.service(entity), entity).callbacks.append(self.finish)
+        entity.callbacks = self.on_finish
+        heappush(self.queue, (now + self.service(entity), NORMAL, next(self.eid), entity))
 
-    def finish(self, event: Timeout) -> None:
-        entity = event._value
+    def finish(self, entity: Entity) -> None:
         now = self.env._now
         self.inside -= 1
         pool = self.pool
         if pool is not None:
-            pool.account(now)
-            pool.busy -= 1
+            pool.release(now)
         attrs = entity.attrs
         for decide in self.decisions:
             decide(attrs)
         for spawn in self.spawns:
             spawn(entity)
         target = self.route(attrs)
-        v = self.visits
-        v[0].append(entity.id)
-        v[1].append(self.index)
-        v[2].append(entity.enter)
-        v[3].append(entity.start)
-        v[4].append(now)
-        v[5].append(target)
+        self.visits.append((entity.id, self.index, entity.enter, entity.start, now, target))
         if pool is not None and pool.waiting:
             pool.dispatch()
-        self.world.places[target].arrive(entity)
-
+        self.places[target].arrive(entity)
 
 
 class Outcome:
@@ -187,28 +217,23 @@ class Outcome:
         world = self.world
         del world.live[entity.id]
         entity.at = None
-        write_entity(world.entities, entity, world.env._now, self.code, -1)
+        world.entities.append(entity_row(entity, world.env._now, self.code, -1))
 
 
-def write_entity(cols: list[list], entity: Entity, ended: float, outcome: int, stage: int) -> None:
-    cols[0].append(entity.id)
-    cols[1].append(entity.kind)
-    cols[2].append(entity.source)
-    cols[3].append(entity.parent)
-    cols[4].append(entity.created)
-    cols[5].append(ended)
-    cols[6].append(outcome)
-    cols[7].append(stage)
-    cols[8].append(entity.attrs)
+def entity_row(entity: Entity, ended: float, outcome: int, stage: int) -> tuple:
+    return (entity.id, entity.kind, entity.source, entity.parent, entity.created, ended, outcome, stage,
+            entity.attrs)
 
 
 class Source:
-    """A Poisson stream: each arrival creates an entity and schedules the next arrival."""
+    """A Poisson stream. The source is its own pending arrival event on SimPy's queue."""
 
-    __slots__ = ("index", "name", "world", "env", "kind", "gap", "draw", "entry", "arrived")
+    __slots__ = ("index", "name", "world", "env", "kind", "gap", "draw", "entry", "arrived", "callbacks",
+                 "on_arrive")
+    _ok = True
 
     def __init__(self, index: int, name: str, world: World, kind: int, gap: Callable[[], float],
-                 draw: Callable[[list[int]], list[int]], entry: Stage, n_attributes: int):
+                 draw: Callable[[list | None], list[int]], entry: Stage):
         self.index = index
         self.name = name
         self.world = world
@@ -218,30 +243,37 @@ class Source:
         self.draw = draw
         self.entry = entry
         self.arrived = 0
+        self.on_arrive = [self.arrive]
 
     def begin(self) -> None:
+        self._schedule_next()
+
+    def _schedule_next(self) -> None:
         gap = self.gap()
         if gap != float("inf"):
-            Timeout(self.env, gap, None).callbacks.append(self.arrive)
+            self.callbacks = self.on_arrive
+            world = self.world
+            heappush(world.queue, (self.env._now + gap, NORMAL, next(world.eid), self))
 
-    def arrive(self, event: Timeout) -> None:
+    def arrive(self, _: object) -> None:
         world = self.world
         entity = Entity(world.next_id, self.kind, self.index, -1, self.env._now, self.draw(None))
         world.next_id += 1
         world.live[entity.id] = entity
         self.arrived += 1
-        Timeout(self.env, self.gap(), None).callbacks.append(self.arrive)
+        self._schedule_next()
         self.entry.arrive(entity)
 
 
 class Spawner:
     """After a stage, maybe create a linked entity that enters a stage after a delay."""
 
-    __slots__ = ("world", "env", "kind", "when", "p", "u", "delay", "inherit", "draw", "entry", "pending", "created")
+    __slots__ = ("world", "env", "kind", "when", "p", "u", "delay", "inherit", "draw", "entry", "pending",
+                 "created")
 
     def __init__(self, world: World, kind: int, when: Callable[[list[int]], bool] | None, p: float,
                  u: Callable[[], float], delay: Callable[[], float], inherit: list[int],
-                 draw: Callable[[list[int]], list[int]], entry: Stage):
+                 draw: Callable[[list | None], list[int]], entry: Stage):
         self.world = world
         self.env = world.env
         self.kind = kind

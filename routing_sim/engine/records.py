@@ -52,25 +52,27 @@ class ParquetSink:
 
 
 class Table:
-    """Named columns of Python lists with a fixed Arrow schema."""
+    """Rows (tuples) appended by the engine, written as Arrow batches with a fixed schema."""
 
-    def __init__(self, schema: pa.Schema, sink: Sink):
+    def __init__(self, schema: pa.Schema, sink: Sink, rows: list[tuple] | None = None):
         self.schema = schema
         self.sink = sink
-        self.columns: list[list] = [[] for _ in schema]
+        self.rows: list[tuple] = [] if rows is None else rows
         self.rows_written = 0
 
+    def columns(self) -> list[pa.Array]:
+        cols = list(zip(*self.rows))
+        return [pa.array(col, type=field.type) for col, field in zip(cols, self.schema)]
+
     def flush(self) -> None:
-        if not self.columns[0]:
+        if not self.rows:
             return
-        arrays = [pa.array(col, type=field.type) for col, field in zip(self.columns, self.schema)]
-        self.sink.write(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-        self.rows_written += len(self.columns[0])
-        for col in self.columns:
-            col.clear()
+        self.sink.write(pa.RecordBatch.from_arrays(self.columns(), schema=self.schema))
+        self.rows_written += len(self.rows)
+        self.rows.clear()
 
     def flush_if_large(self, rows: int = FLUSH_ROWS) -> None:
-        if len(self.columns[0]) >= rows:
+        if len(self.rows) >= rows:
             self.flush()
 
     def close(self) -> None:
@@ -109,21 +111,14 @@ def entity_schema(attribute_names: list[str]) -> pa.Schema:
 
 
 class EntityTable(Table):
-    """Entity rows whose attribute codes arrive as one list per entity."""
+    """Entity rows whose last field is the list of attribute codes."""
 
-    def __init__(self, attribute_names: list[str], sink: Sink):
-        super().__init__(entity_schema(attribute_names), sink)
-        self.n_fixed = len(self.schema) - len(attribute_names)
-        self.columns = [[] for _ in range(self.n_fixed)] + [[]]  # last column: attribute lists
+    def __init__(self, attribute_names: list[str], sink: Sink, rows: list[tuple] | None = None):
+        super().__init__(entity_schema(attribute_names), sink, rows)
+        self.n_attributes = len(attribute_names)
 
-    def flush(self) -> None:
-        if not self.columns[0]:
-            return
-        fixed = [pa.array(col, type=field.type) for col, field in zip(self.columns[: self.n_fixed], self.schema)]
-        attrs = list(zip(*self.columns[-1])) if self.columns[-1] else []
-        names = self.schema.names[self.n_fixed :]
-        attr_arrays = [pa.array(attrs[i] if attrs else [], type=pa.int16()) for i in range(len(names))]
-        self.sink.write(pa.RecordBatch.from_arrays(fixed + attr_arrays, schema=self.schema))
-        self.rows_written += len(self.columns[0])
-        for col in self.columns:
-            col.clear()
+    def columns(self) -> list[pa.Array]:
+        cols = list(zip(*self.rows))
+        fixed = [pa.array(col, type=field.type) for col, field in zip(cols[:-1], self.schema)]
+        attrs = list(zip(*cols[-1])) if self.n_attributes else []
+        return fixed + [pa.array(a, type=pa.int16()) for a in attrs]

@@ -17,7 +17,7 @@ import pyarrow as pa
 from simpy.events import Timeout
 
 from routing_sim.engine.build import Model
-from routing_sim.engine.core import NAN, write_entity
+from routing_sim.engine.core import NAN, entity_row
 from routing_sim.engine.records import VISITS, EntityTable, MemorySink, Sink, Table
 from routing_sim.units import parse_duration
 
@@ -70,10 +70,8 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     """Run ``model`` to its horizon, writing visits, entities and time series to ``outputs``."""
     outputs = outputs or Outputs(MemorySink(), MemorySink(), MemorySink())
     env, world = model.env, model.world
-    visits = Table(VISITS, outputs.visits)
-    visits.columns = world.visits
-    entities = EntityTable(model.codes.attributes, outputs.entities)
-    entities.columns = world.entities
+    visits = Table(VISITS, outputs.visits, world.visits)
+    entities = EntityTable(model.codes.attributes, outputs.entities, world.entities)
     series = Table(timeseries_schema(model), outputs.timeseries)
 
     for pool, points in zip(model.pools, model.calendars):
@@ -94,8 +92,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
             progress(env.now, horizon)
 
     _close_open_work(model)
-    for pool in model.pools:
-        pool.account(horizon)
+    pool_hours = [pool.close(horizon) for pool in model.pools]
     visits.close()
     entities.close()
     series.close()
@@ -105,28 +102,24 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
         arrived_by_source={s.name: s.arrived for s in model.sources},
         pending_spawns=sum(s.pending for s in model.spawners),
         spawned_by_kind=_spawned_by_kind(model),
-        pools=[PoolTotals(p.name, p.busy_area, p.duty_area, p.scheduled, p.busy) for p in model.pools],
+        pools=[PoolTotals(p.name, busy, duty, p.scheduled, p.busy) for p, (busy, duty) in zip(model.pools, pool_hours)],
         visits_written=visits.rows_written,
         entities_written=entities.rows_written,
     )
 
 
 def _sample_series(model: Model, table: Table, step: float) -> None:
-    env, cols, horizon = model.env, table.columns, model.horizon
+    env, rows, horizon = model.env, table.rows, model.horizon
     stages, pools = model.stages, model.pools
 
     def sample(event: Timeout | None) -> None:
         now = env._now
-        cols[0].append(now)
-        c = 1
+        row = [now]
         for stage in stages:
-            cols[c].append(stage.inside)
-            cols[c + 1].append(stage.queued)
-            c += 2
+            row += (stage.inside, stage.queued)
         for pool in pools:
-            cols[c].append(pool.busy)
-            cols[c + 1].append(pool.on_duty)
-            c += 2
+            row += (pool.busy, pool.on_duty)
+        rows.append(tuple(row))
         if now + step <= horizon + 1e-9:
             Timeout(env, step, None).callbacks.append(sample)
         table.flush_if_large(50_000)
@@ -136,16 +129,11 @@ def _sample_series(model: Model, table: Table, step: float) -> None:
 
 def _close_open_work(model: Model) -> None:
     """Write one open visit row and one in-progress entity row per live entity."""
-    v = model.world.visits
-    for entity in sorted(model.world.live.values(), key=lambda e: e.id):
+    world = model.world
+    for entity in sorted(world.live.values(), key=lambda e: e.id):
         stage = entity.at
-        v[0].append(entity.id)
-        v[1].append(stage.index)
-        v[2].append(entity.enter)
-        v[3].append(entity.start)
-        v[4].append(NAN)
-        v[5].append(-1)
-        write_entity(model.world.entities, entity, NAN, -1, stage.index)
+        world.visits.append((entity.id, stage.index, entity.enter, entity.start, NAN, -1))
+        world.entities.append(entity_row(entity, NAN, -1, stage.index))
 
 
 def _spawned_by_kind(model: Model) -> dict[str, int]:
