@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from routing_sim.engine.build import Codes, matcher
+from routing_sim.engine.build import Codes
 from routing_sim.engine.simulate import SimulationSummary
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.units import parse_duration

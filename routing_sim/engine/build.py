@@ -8,15 +8,16 @@ this step nothing on the hot path reads the config.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Callable
 
 from simpy import Environment
 
 from routing_sim.engine.calendar import change_points
-from routing_sim.engine.core import Entity, Outcome, Pool, Source, Spawner, Stage, World
-from routing_sim.engine.streams import Categorical, RandomStreams, sampler, uniforms
-from routing_sim.errors import RunError
+from routing_sim.engine.core import Outcome, Pool, Source, Spawner, Stage, World
+from routing_sim.engine.streams import RandomStreams, Stream, sampler, stream_of, uniforms
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Case, Draw, ProcessConfig
@@ -65,64 +66,66 @@ class Codes:
         return self.stages + self.outcomes
 
 
-def matcher(codes: Codes, cond: dict | None) -> Callable[[Attrs], bool] | None:
-    """Compile ``{attribute: value | [values]}`` into a predicate over attribute codes."""
-    if not cond:
-        return None
-    tests = [
-        (codes.attr(a), frozenset(codes.value(a, v) for v in condition_values(vals))) for a, vals in cond.items()
-    ]
-    if len(tests) == 1:
-        i, allowed = tests[0]
-        if len(allowed) == 1:
-            (only,) = allowed
-            return lambda attrs: attrs[i] == only
-        return lambda attrs: attrs[i] in allowed
-    return lambda attrs: all(attrs[i] in allowed for i, allowed in tests)
+Tests = tuple[tuple[int, frozenset], ...]
+"""A compiled condition: every ``attrs[i] in allowed`` must hold (empty: always true)."""
 
 
-def categorical_cases(codes: Codes, attribute: str, cases: list[Case]) -> list[tuple]:
-    return [
-        (matcher(codes, case.when), Categorical(list(case.p.values()), [codes.value(attribute, v) for v in case.p]))
+def tests_of(codes: Codes, cond: dict | None) -> Tests:
+    """Compile ``{attribute: value | [values]}`` into ``((attr index, allowed codes), ...)``."""
+    return tuple(
+        (codes.attr(a), frozenset(codes.value(a, v) for v in condition_values(vals))) for a, vals in (cond or {}).items()
+    )
+
+
+def holds(tests: Tests, attrs: Attrs) -> bool:
+    for i, allowed in tests:
+        if attrs[i] not in allowed:
+            return False
+    return True
+
+
+def cumulative(probs: list[float]) -> tuple[float, ...]:
+    """Cumulative probabilities; the last is infinite so that rounding never runs off the end."""
+    out, total = [], 0.0
+    for p in probs:
+        total += p
+        out.append(total)
+    out[-1] = math.inf
+    return tuple(out)
+
+
+def decision_rules(codes: Codes, attribute: str, cases: list[Case]) -> tuple:
+    """``((tests, cumulative probabilities, value codes), ...)`` for one attribute."""
+    return tuple(
+        (tests_of(codes, case.when), cumulative(list(case.p.values())),
+         tuple(codes.value(attribute, v) for v in case.p))
         for case in cases
-    ]
+    )
 
 
-def setter(codes: Codes, attribute: str, cases: list[Case], u: Callable[[], float]) -> Callable[[Attrs], None]:
-    """Set one attribute from the first case whose condition holds."""
-    index = codes.attr(attribute)
-    compiled = categorical_cases(codes, attribute, cases)
-    if len(compiled) == 1:
-        cat = compiled[0][1]
-        pick = cat.pick
-
-        def set_one(attrs: Attrs) -> None:
-            attrs[index] = pick(u())
-
-        return set_one
-
-    def set_first(attrs: Attrs) -> None:
-        for match, cat in compiled:
-            if match is None or match(attrs):
-                attrs[index] = cat.pick(u())
-                return
-
-    return set_first
+def apply_decision(index: int, rules: tuple, attrs: Attrs, stream: Stream) -> None:
+    """Set ``attrs[index]`` from the first rule whose tests hold (off the hot path)."""
+    for tests, cum, values in rules:
+        if holds(tests, attrs):
+            attrs[index] = values[bisect_right(cum, stream.next())]
+            return
 
 
-def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, u: Callable[[], float]) -> Callable:
+def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: Stream) -> Callable:
     """Build ``draw(inherited) -> attrs`` for a kind, applying a source's overrides."""
     n = len(codes.attributes)
     fixed: list[tuple[int, int]] = []
-    steps: list[Callable[[Attrs], None]] = []
+    steps: list[tuple[int, tuple]] = []
     for name, draw in attributes.items():
         spec = overrides.get(name, draw)
         if isinstance(spec, str):
             fixed.append((codes.attr(name), codes.value(name, spec)))
         elif spec.p is not None:
-            steps.append(setter(codes, name, [Case(p=spec.p)], u))
+            steps.append((codes.attr(name), decision_rules(codes, name, [Case(p=spec.p)])))
         elif spec.cases is not None:
-            steps.append(setter(codes, name, spec.cases, u))
+            steps.append((codes.attr(name), decision_rules(codes, name, spec.cases)))
+
+    pop = stream.pop
 
     def draw(inherited: list[tuple[int, int]] | None) -> Attrs:
         attrs = [-1] * n
@@ -131,75 +134,53 @@ def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, u: Callab
         if inherited:
             for i, v in inherited:
                 attrs[i] = v
-        for step in steps:
-            step(attrs)
+        for index, rules in steps:  # the first rule whose tests hold sets the value
+            for tests, cum, values in rules:
+                for i, allowed in tests:
+                    if attrs[i] not in allowed:
+                        break
+                else:
+                    try:
+                        u = pop()
+                    except IndexError:
+                        u = stream.refill()
+                    attrs[index] = values[bisect_right(cum, u)]
+                    break
         return attrs
 
     return draw
 
 
-def service_time(codes: Codes, service: object, streams: RandomStreams, name: str) -> Callable:
+def compile_service(stage: Stage, codes: Codes, service: object, streams: RandomStreams) -> None:
+    name = stage.name
     if not isinstance(service, ByAttribute):
-        draw = sampler(service, streams.generator(f"service.{name}"))
-        return lambda entity: draw()
-    index = codes.attr(service.by)
-    table: dict[int, Callable[[], float]] = {}
-    default = sampler(service.default, streams.generator(f"service.{name}.default")) if service.default else None
+        stage.service = stream_of(service, streams.generator(f"service.{name}"))
+        return
+    stage.by_index = codes.attr(service.by)
+    default = stream_of(service.default, streams.generator(f"service.{name}.default")) if service.default else None
+    table: dict[int, Stream | None] = {}
     for value in codes.values[service.by]:
         dist = service.cases.get(value)
-        if dist is not None:
-            table[codes.value(service.by, value)] = sampler(dist, streams.generator(f"service.{name}.{value}"))
-        else:
-            table[codes.value(service.by, value)] = default
+        code = codes.value(service.by, value)
+        table[code] = stream_of(dist, streams.generator(f"service.{name}.{value}")) if dist is not None else default
     if default is not None:
         table[-1] = default
-
-    def draw(entity: Entity) -> float:
-        pick = table.get(entity.attrs[index])
-        if pick is None:
-            raise RunError(f"stage {name!r}: attribute {service.by!r} is not set and the service has no default")
-        return pick()
-
-    return draw
+    stage.by_streams = table
 
 
-def router(codes: Codes, stage_name: str, rules: list, streams: RandomStreams) -> Callable[[Attrs], int]:
+def compile_routes(stage: Stage, codes: Codes, rules: list, streams: RandomStreams) -> None:
+    if len(rules) == 1 and isinstance(rules[0].to, str):
+        stage.fixed_next = codes.place(rules[0].to)
+        return
     compiled = []
-    u: Callable[[], float] | None = None
     for rule in rules:
         if isinstance(rule.to, str):
-            compiled.append((matcher(codes, rule.when), codes.place(rule.to), None))
+            compiled.append((tests_of(codes, rule.when), codes.place(rule.to), (), ()))
         else:
-            u = u or uniforms(streams.generator(f"route.{stage_name}")).next
-            cat = Categorical(list(rule.to.values()), [codes.place(t) for t in rule.to])
-            compiled.append((matcher(codes, rule.when), None, cat))
-    if len(compiled) == 1:
-        _, target, cat = compiled[0]
-        if cat is None:
-            return lambda attrs: target
-        pick, draw = cat.pick, u
-        return lambda attrs: pick(draw())
-
-    def route(attrs: Attrs) -> int:
-        for match, target, cat in compiled:
-            if match is None or match(attrs):
-                return target if cat is None else cat.pick(u())
-        raise AssertionError("the last routing rule is unconditional")
-
-    return route
-
-
-def prioritiser(codes: Codes, rules: list[dict]) -> Callable[[Attrs], int]:
-    compiled = [matcher(codes, rule) for rule in rules]
-    last = len(compiled)
-
-    def priority(attrs: Attrs) -> int:
-        for i, match in enumerate(compiled):
-            if match(attrs):
-                return i
-        return last
-
-    return priority
+            cum = cumulative(list(rule.to.values()))
+            compiled.append((tests_of(codes, rule.when), -1, cum, tuple(codes.place(t) for t in rule.to)))
+            stage.route_stream = stage.route_stream or uniforms(streams.generator(f"route.{stage.name}"))
+    stage.routes = tuple(compiled)
 
 
 @dataclass
@@ -243,20 +224,19 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
 
     spawners: list[Spawner] = []
     for stage, (name, scfg) in zip(stages, cfg.stages.items()):
-        stage.service = service_time(codes, scfg.service, streams, name)
-        if scfg.priority:
-            stage.priority = prioritiser(codes, scfg.priority)
+        compile_service(stage, codes, scfg.service, streams)
+        stage.priorities = tuple(tests_of(codes, rule) for rule in scfg.priority)
         for d in scfg.decide:
-            u = uniforms(streams.generator(f"decide.{name}.{d.set}")).next
-            stage.decisions += (setter(codes, d.set, d.cases, u),)
+            stream = uniforms(streams.generator(f"decide.{name}.{d.set}"))
+            stage.decisions += ((codes.attr(d.set), decision_rules(codes, d.set, d.cases), stream.pop, stream),)
         for i, sp in enumerate(scfg.spawn):
             kind = cfg.kinds[sp.kind]
             inherit = [codes.attr(a) for a, draw in kind.attributes.items() if draw.inherit]
-            u_draw = uniforms(streams.generator(f"spawn.{name}.{i}.attributes")).next
+            u_draw = uniforms(streams.generator(f"spawn.{name}.{i}.attributes"))
             spawner = Spawner(
                 world,
                 codes.kinds.index(sp.kind),
-                matcher(codes, sp.when),
+                tests_of(codes, sp.when),
                 sp.p,
                 uniforms(streams.generator(f"spawn.{name}.{i}")).next,
                 sampler(sp.after, streams.generator(f"spawn.{name}.{i}.delay")),
@@ -266,7 +246,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             )
             stage.spawns += (spawner,)
             spawners.append(spawner)
-        stage.route = router(codes, name, scfg.next, streams)
+        compile_routes(stage, codes, scfg.next, streams)
 
     sources = []
     for i, (name, src) in enumerate(cfg.sources.items()):
@@ -275,7 +255,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             gap = sampler_exponential(1.0 / rate, streams, f"arrivals.{name}")
         else:
             gap = lambda: float("inf")  # noqa: E731
-        u = uniforms(streams.generator(f"attributes.{name}")).next
+        u = uniforms(streams.generator(f"attributes.{name}"))
         draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes, u)
         sources.append(Source(i, name, world, codes.kinds.index(src.kind), gap, draw, by_name[src.to]))
 
@@ -284,6 +264,4 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
 
 
 def sampler_exponential(mean: float, streams: RandomStreams, name: str) -> Callable[[], float]:
-    from routing_sim.engine.streams import Stream
-
     return Stream(streams.generator(name), lambda g, n: g.exponential(mean, n)).next

@@ -10,19 +10,24 @@ The hot path follows what the design notes measured:
   environment's own queue with the environment's own event counter, so no
   ``Timeout`` object is allocated per step and same-time events keep SimPy's
   first-scheduled-first-processed order;
-- visit and entity records are appended as tuples to plain lists, turned into
-  Arrow columns in batches between simulated days;
+- visits are appended to typed ``array.array`` columns and entity rows to a
+  list, turned into Arrow batches between simulated days;
 - no logging, no config lookups.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from heapq import heappush
 from typing import Callable
 
 from simpy import Environment
 from simpy.events import NORMAL, Timeout
+
+from routing_sim.engine.records import VISITS, ColumnTable, MemorySink
+from routing_sim.engine.streams import Stream
+from routing_sim.errors import RunError
 
 NAN = float("nan")
 
@@ -58,7 +63,7 @@ class World:
         self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order
         self.next_id = 0
         self.live: dict[int, Entity] = {}
-        self.visits: list[tuple] = []  # rows of records.VISITS
+        self.visits = ColumnTable(VISITS, MemorySink())  # the caller may swap in another sink
         self.entities: list[tuple] = []  # rows of records.entity_schema, attributes as one list
         self.places: list[Stage | Outcome] = []
 
@@ -103,13 +108,6 @@ class Pool:
         self.scheduled = event._value
         self.dispatch()
 
-    def release(self, now: float) -> None:
-        """A server finished; called before ``busy`` is decremented."""
-        if self.busy > self.scheduled:
-            self._account(now)
-        self.busy -= 1
-        self.busy_sum += now
-
     def close(self, horizon: float) -> tuple[float, float]:
         """Busy hours and on-duty hours up to the horizon."""
         self._account(horizon)
@@ -130,11 +128,19 @@ class Pool:
 
 
 class Stage:
-    """A step of the process. ``pool`` None means an uncapacitated delay."""
+    """A step of the process. ``pool`` None means an uncapacitated delay.
+
+    The build step fills in the compiled rules; ``arrive``, ``begin`` and
+    ``finish`` are the hot path and evaluate them inline (a condition is a
+    tuple of ``(attribute index, allowed codes)``; a random draw is the C-level
+    ``pop`` of a pre-drawn :class:`~routing_sim.engine.streams.Stream`).
+    """
 
     __slots__ = (
-        "index", "name", "world", "env", "queue", "eid", "pool", "service", "priority",
-        "decisions", "spawns", "route", "inside", "queued", "visits", "places", "on_finish",
+        "index", "name", "world", "env", "queue", "eid", "pool", "inside", "queued", "places", "on_finish",
+        "service", "by_index", "by_streams", "priorities", "decisions", "spawns",
+        "fixed_next", "routes", "route_stream",
+        "rec_entity", "rec_stage", "rec_enter", "rec_start", "rec_end", "rec_next",
     )
 
     def __init__(self, index: int, name: str, world: World, pool: Pool | None):
@@ -145,16 +151,44 @@ class Stage:
         self.queue = world.queue
         self.eid = world.eid
         self.pool = pool
-        self.service: Callable[[Entity], float] = lambda e: 0.0
-        self.priority: Callable[[list[int]], int] = lambda attrs: 0
-        self.decisions: tuple[Callable[[list[int]], None], ...] = ()
-        self.spawns: tuple[Callable[[Entity], None], ...] = ()
-        self.route: Callable[[list[int]], int] = lambda attrs: 0
         self.inside = 0  # entities at this stage (waiting or in service)
         self.queued = 0  # of those, waiting for a server
-        self.visits = world.visits
         self.places = world.places
         self.on_finish = [self.finish]  # shared callbacks list: Environment.step only reads it
+        self.service: Stream | None = None  # one stream, or by attribute value:
+        self.by_index = -1
+        self.by_streams: dict[int, Stream | None] = {}
+        self.priorities: tuple = ()  # tests per priority class; no match: the last class
+        self.decisions: tuple = ()  # (attribute index, ((tests, cumulative, values), ...), pop, stream)
+        self.spawns: tuple = ()
+        self.fixed_next = -1  # the only target, or -1 to evaluate routes
+        self.routes: tuple = ()  # (tests, target or -1, cumulative, targets)
+        self.route_stream: Stream | None = None
+        (self.rec_entity, self.rec_stage, self.rec_enter, self.rec_start, self.rec_end,
+         self.rec_next) = world.visits.appends
+
+    def duration(self, entity: Entity) -> float:
+        if self.by_index < 0:
+            stream = self.service
+        else:
+            stream = self.by_streams.get(entity.attrs[self.by_index])
+            if stream is None:
+                raise RunError(f"stage {self.name!r}: the service-time attribute is not set and there is no default")
+        try:
+            return stream.pop()
+        except IndexError:
+            return stream.refill()
+
+    def priority(self, attrs: list[int]) -> int:
+        cls = 0
+        for tests in self.priorities:
+            for i, allowed in tests:
+                if attrs[i] not in allowed:
+                    break
+            else:
+                return cls
+            cls += 1
+        return cls
 
     def arrive(self, entity: Entity) -> None:
         entity.at = self
@@ -162,15 +196,23 @@ class Stage:
         entity.enter = now
         self.inside += 1
         pool = self.pool
-        if pool is None:
+        if pool is None or (pool.busy < pool.scheduled and not pool.waiting):
+            if pool is not None:
+                pool.busy += 1
+                pool.busy_sum -= now
             entity.start = now
             entity.callbacks = self.on_finish
-            heappush(self.queue, (now + self.service(entity), NORMAL, next(self.eid), entity))
-        elif pool.busy < pool.scheduled and not pool.waiting:
-            self.begin(entity)
+            if self.by_index < 0:  # inlined duration()
+                try:
+                    d = self.service.pop()
+                except IndexError:
+                    d = self.service.refill()
+            else:
+                d = self.duration(entity)
+            heappush(self.queue, (now + d, NORMAL, next(self.eid), entity))
         else:
             entity.start = NAN
-            pool.queues[self.priority(entity.attrs)].append(entity)
+            pool.queues[self.priority(entity.attrs) if self.priorities else 0].append(entity)
             pool.waiting += 1
             self.queued += 1
 
@@ -182,21 +224,48 @@ class Stage:
         pool.busy_sum -= now
         entity.start = now
         entity.callbacks = self.on_finish
-        heappush(self.queue, (now + self.service(entity), NORMAL, next(self.eid), entity))
+        heappush(self.queue, (now + self.duration(entity), NORMAL, next(self.eid), entity))
 
     def finish(self, entity: Entity) -> None:
         now = self.env._now
         self.inside -= 1
         pool = self.pool
-        if pool is not None:
-            pool.release(now)
+        if pool is not None:  # inlined Pool.release
+            if pool.busy > pool.scheduled:
+                pool._account(now)
+            pool.busy -= 1
+            pool.busy_sum += now
         attrs = entity.attrs
-        for decide in self.decisions:
-            decide(attrs)
+        for index, rules, pop, stream in self.decisions:
+            for tests, cum, values in rules:
+                for i, allowed in tests:
+                    if attrs[i] not in allowed:
+                        break
+                else:
+                    try:
+                        u = pop()
+                    except IndexError:
+                        u = stream.refill()
+                    attrs[index] = values[bisect_right(cum, u)]
+                    break
         for spawn in self.spawns:
             spawn(entity)
-        target = self.route(attrs)
-        self.visits.append((entity.id, self.index, entity.enter, entity.start, now, target))
+        target = self.fixed_next
+        if target < 0:
+            for tests, target, cum, targets in self.routes:
+                for i, allowed in tests:
+                    if attrs[i] not in allowed:
+                        break
+                else:
+                    if target < 0:
+                        target = targets[bisect_right(cum, self.route_stream.next())]
+                    break
+        self.rec_entity(entity.id)
+        self.rec_stage(self.index)
+        self.rec_enter(entity.enter)
+        self.rec_start(entity.start)
+        self.rec_end(now)
+        self.rec_next(target)
         if pool is not None and pool.waiting:
             pool.dispatch()
         self.places[target].arrive(entity)
@@ -271,7 +340,7 @@ class Spawner:
     __slots__ = ("world", "env", "kind", "when", "p", "u", "delay", "inherit", "draw", "entry", "pending",
                  "created")
 
-    def __init__(self, world: World, kind: int, when: Callable[[list[int]], bool] | None, p: float,
+    def __init__(self, world: World, kind: int, when: tuple, p: float,
                  u: Callable[[], float], delay: Callable[[], float], inherit: list[int],
                  draw: Callable[[list | None], list[int]], entry: Stage):
         self.world = world
@@ -288,8 +357,11 @@ class Spawner:
         self.created = 0
 
     def __call__(self, parent: Entity) -> None:
-        if (self.when is None or self.when(parent.attrs)) and self.u() < self.p:
-            attrs = parent.attrs
+        attrs = parent.attrs
+        for i, allowed in self.when:
+            if attrs[i] not in allowed:
+                return
+        if self.u() < self.p:
             inherited = [(i, attrs[i]) for i in self.inherit]
             self.pending += 1
             Timeout(self.env, self.delay(), (parent.id, inherited)).callbacks.append(self.create)

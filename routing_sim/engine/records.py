@@ -1,16 +1,19 @@
 """Columnar buffers for what the simulation writes, flushed in batches.
 
-The hot path appends plain Python values to lists; between simulated days the
-engine calls :meth:`Table.flush_if_large`, which turns the lists into a
-pyarrow RecordBatch and hands it to a sink (a Parquet file, or memory). Memory
+The hot path appends plain Python values to typed ``array.array`` columns (or
+rows to a list, for the smaller entity table); between simulated days the
+engine calls :meth:`Table.flush_if_large`, which turns them into a pyarrow
+RecordBatch and hands it to a sink (a Parquet file, or memory). Memory
 is bounded by the batch size, not by the horizon.
 """
 
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -108,6 +111,36 @@ def entity_schema(attribute_names: list[str]) -> pa.Schema:
     ]
     fields += [(f"attr.{name}", pa.int16()) for name in attribute_names]
     return pa.schema(fields)
+
+
+class ColumnTable(Table):
+    """Typed ``array.array`` columns, one per schema field; conversion to Arrow is a buffer copy."""
+
+    TYPECODES = {pa.int64(): "q", pa.int32(): "i", pa.float64(): "d", pa.int16(): "h"}
+
+    def __init__(self, schema: pa.Schema, sink: Sink):
+        super().__init__(schema, sink)
+        self.arrays = [array(self.TYPECODES[field.type]) for field in schema]
+        self.appends = tuple(a.append for a in self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def columns(self) -> list[pa.Array]:
+        return [pa.array(np.array(a), type=field.type) for a, field in zip(self.arrays, self.schema)]
+
+    def flush(self) -> None:
+        n = len(self)
+        if not n:
+            return
+        self.sink.write(pa.RecordBatch.from_arrays(self.columns(), schema=self.schema))
+        self.rows_written += n
+        for a in self.arrays:
+            del a[:]
+
+    def flush_if_large(self, rows: int = FLUSH_ROWS) -> None:
+        if len(self) >= rows:
+            self.flush()
 
 
 class EntityTable(Table):

@@ -70,7 +70,8 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     """Run ``model`` to its horizon, writing visits, entities and time series to ``outputs``."""
     outputs = outputs or Outputs(MemorySink(), MemorySink(), MemorySink())
     env, world = model.env, model.world
-    visits = Table(VISITS, outputs.visits, world.visits)
+    visits = world.visits
+    visits.sink = outputs.visits
     entities = EntityTable(model.codes.attributes, outputs.entities, world.entities)
     series = Table(timeseries_schema(model), outputs.timeseries)
 
@@ -132,7 +133,8 @@ def _close_open_work(model: Model) -> None:
     world = model.world
     for entity in sorted(world.live.values(), key=lambda e: e.id):
         stage = entity.at
-        world.visits.append((entity.id, stage.index, entity.enter, entity.start, NAN, -1))
+        for append, value in zip(world.visits.appends, (entity.id, stage.index, entity.enter, entity.start, NAN, -1)):
+            append(value)
         world.entities.append(entity_row(entity, NAN, -1, stage.index))
 
 

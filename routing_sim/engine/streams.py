@@ -46,54 +46,75 @@ class RandomStreams:
         return np.random.Generator(np.random.PCG64(seq))
 
 
-class Stream:
-    """Hands out variates one by one from chunks drawn by ``sample(gen, n)``."""
+class Stream(list):
+    """Variates drawn in chunks by ``sample(gen, n)`` and handed out from the end of the list.
 
-    __slots__ = ("_gen", "_sample", "_buf")
+    The hot path calls the list's own C-level ``pop`` and falls back to
+    :meth:`refill` on ``IndexError``::
+
+        try:
+            x = pop()
+        except IndexError:
+            x = stream.refill()
+
+    which costs no Python function call per variate.
+    """
+
+    __slots__ = ("_gen", "_sample")
 
     def __init__(self, gen: np.random.Generator, sample: Callable[[np.random.Generator, int], np.ndarray]):
+        super().__init__()
         self._gen = gen
         self._sample = sample
-        self._buf: list[float] = []
+
+    def refill(self) -> float:
+        self.extend(self._sample(self._gen, CHUNK)[::-1].tolist())
+        return self.pop()
 
     def next(self) -> float:
-        buf = self._buf
-        if not buf:
-            buf.extend(self._sample(self._gen, CHUNK)[::-1].tolist())
-        return buf.pop()
+        """One variate (a convenience for code off the hot path)."""
+        try:
+            return self.pop()
+        except IndexError:
+            return self.refill()
 
 
 def uniforms(gen: np.random.Generator) -> Stream:
     return Stream(gen, lambda g, n: g.random(n))
 
 
-def sampler(dist: object, gen: np.random.Generator) -> Callable[[], float]:
-    """Return a zero-argument function that draws one value (hours) of ``dist``."""
+def stream_of(dist: object, gen: np.random.Generator) -> Stream:
+    """A stream of values (hours) of ``dist``."""
     if isinstance(dist, Fixed):
         value = parse_duration(dist.value)
-        return lambda: value
+        return Stream(gen, lambda g, n: np.full(n, value))
     if isinstance(dist, Exponential):
         mean = parse_duration(dist.mean)
-        return Stream(gen, lambda g, n: g.exponential(mean, n)).next
+        return Stream(gen, lambda g, n: g.exponential(mean, n))
     if isinstance(dist, Lognormal):
         mean = parse_duration(dist.mean)
         sigma2 = math.log1p(dist.cv**2)
         mu, sigma = math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
-        return Stream(gen, lambda g, n: g.lognormal(mu, sigma, n)).next
+        return Stream(gen, lambda g, n: g.lognormal(mu, sigma, n))
     if isinstance(dist, Gamma):
         shape = 1 / dist.cv**2
         scale = parse_duration(dist.mean) / shape
-        return Stream(gen, lambda g, n: g.gamma(shape, scale, n)).next
+        return Stream(gen, lambda g, n: g.gamma(shape, scale, n))
     if isinstance(dist, Uniform):
         low, high = parse_duration(dist.low), parse_duration(dist.high)
-        return Stream(gen, lambda g, n: g.uniform(low, high, n)).next
+        return Stream(gen, lambda g, n: g.uniform(low, high, n))
     if isinstance(dist, Empirical):
         values = np.array([parse_duration(v) for v in dist.values])
         weights = np.array(dist.weights or [1.0] * len(values), dtype=float)
         cum = np.cumsum(weights / weights.sum())
         cum[-1] = 1.0
-        return Stream(gen, lambda g, n: values[np.searchsorted(cum, g.random(n), side="right")]).next
+        return Stream(gen, lambda g, n: values[np.searchsorted(cum, g.random(n), side="right")])
     raise TypeError(f"no sampler for {type(dist).__name__}")
+
+
+def sampler(dist: object, gen: np.random.Generator) -> Callable[[], float]:
+    """A zero-argument function drawing one value (hours) of ``dist`` (off the hot path)."""
+    return stream_of(dist, gen).next
 
 
 class Categorical:
