@@ -53,7 +53,7 @@ def compute_kpis(
         },
         "stages": stage_kpis(codes, v, horizon, timeseries),
         "pools": pool_kpis(cfg, summary),
-        "deadlines": {name: deadline_kpis(d, codes, v, ents, horizon) for name, d in cfg.deadlines.items()},
+        "deadlines": deadlines_kpis(cfg, codes, v, ents, horizon),
         "tallies": {name: int(_select(codes, ents, t.kind, t.when).sum()) for name, t in cfg.tallies.items()},
         "conservation": conservation(cfg, codes, summary, ents),
         "cost": cost_kpis(cfg, summary, horizon),
@@ -134,21 +134,41 @@ def point_times(point: str, codes: Codes, v: dict[str, np.ndarray], ents: dict[s
     return times
 
 
-def deadline_kpis(d: Deadline, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray],
+def deadlines_kpis(cfg: ProcessConfig, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray],
+                   horizon: float) -> dict[str, Any]:
+    cache: dict[str, np.ndarray] = {}
+
+    def times(point: str) -> np.ndarray:
+        if point not in cache:
+            cache[point] = point_times(point, codes, v, ents)[ents["entity"]]
+        return cache[point]
+
+    return {name: deadline_kpis(d, codes, times(d.start), times(d.end), ents, horizon)
+            for name, d in cfg.deadlines.items()}
+
+
+def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray, ents: dict[str, np.ndarray],
                   horizon: float) -> dict[str, Any]:
+    """Share of entities that reach ``end`` within the target after ``start``, with percentiles;
+    entities that reached ``start`` but not ``end`` count only while still in progress, as missed
+    once the target has passed by the horizon (censored work is not dropped)."""
     target = parse_duration(d.within)
     selected = _select(codes, ents, d.kind, d.when)
-    ids = ents["entity"]
-    start = point_times(d.start, codes, v, ents)[ids]
-    end = point_times(d.end, codes, v, ents)[ids]
     open_ = ents["outcome"] == -1
     base = selected & ~np.isnan(start)
     groups: dict[str, Any] = {}
     if d.by:
-        keys = np.stack([ents[f"attr.{a}"] for a in d.by], axis=1)
-        for combo in sorted({tuple(row) for row in keys[base]}):
-            label = ",".join(_label(codes, a, c) for a, c in zip(d.by, combo))
-            groups[label] = _deadline_stats(base & np.all(keys == combo, axis=1), start, end, open_, target, horizon)
+        key = np.zeros(ents["entity"].size, dtype=np.int64)  # one integer per combination of values
+        for a in d.by:
+            key = key * (len(codes.values[a]) + 1) + (ents[f"attr.{a}"].astype(np.int64) + 1)
+        for combo in np.unique(key[base]):
+            stats = _deadline_stats(base & (key == combo), start, end, open_, target, horizon)
+            if stats["n"] or stats["pending_overdue"] or stats["pending_not_yet_due"]:
+                parts, rest = [], int(combo)
+                for a in reversed(d.by):
+                    rest, code = divmod(rest, len(codes.values[a]) + 1)
+                    parts.append(_label(codes, a, code - 1))
+                groups[",".join(reversed(parts))] = stats
     return {"target_h": target, **_deadline_stats(base, start, end, open_, target, horizon), "by": groups}
 
 
