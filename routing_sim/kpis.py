@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from routing_sim.engine.build import Codes
+from routing_sim.engine.calendar import headcount_segments
 from routing_sim.engine.simulate import SimulationSummary
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.units import parse_duration
@@ -84,24 +85,32 @@ def stage_kpis(codes: Codes, v: dict[str, np.ndarray], horizon: float, timeserie
     return out
 
 
+def fte_years(cfg: ProcessConfig, name: str, horizon: float) -> float:
+    """Headcount integrated over the horizon, in person-years (follows the pool's schedule)."""
+    segments = headcount_segments(cfg.pools[name], cfg.time.start, horizon)
+    return sum((hi - lo) * n for lo, hi, n in segments) / HOURS_PER_YEAR
+
+
 def pool_kpis(cfg: ProcessConfig, summary: SimulationSummary) -> dict[str, Any]:
     out = {}
-    years = summary.horizon / HOURS_PER_YEAR
     for totals in summary.pools:
         pool = cfg.pools[totals.name]
+        segments = headcount_segments(pool, cfg.time.start, summary.horizon)
         out[totals.name] = {
             "headcount": pool.headcount,
+            "headcount_end": segments[-1][2],
+            "fte_years": fte_years(cfg, totals.name, summary.horizon),
             "busy_hours": totals.busy_hours,
             "on_duty_hours": totals.on_duty_hours,
             "utilisation": totals.busy_hours / totals.on_duty_hours if totals.on_duty_hours > 0 else math.nan,
-            "staff_cost": pool.headcount * pool.cost_per_fte_year * years,
+            "staff_cost": fte_years(cfg, totals.name, summary.horizon) * pool.cost_per_fte_year,
         }
     return out
 
 
 def cost_kpis(cfg: ProcessConfig, summary: SimulationSummary, horizon: float) -> dict[str, float]:
     years = horizon / HOURS_PER_YEAR
-    staff = sum(p.headcount * p.cost_per_fte_year for p in cfg.pools.values()) * years
+    staff = sum(fte_years(cfg, name, horizon) * p.cost_per_fte_year for name, p in cfg.pools.items())
     arrived = sum(summary.arrived_by_source.values())
     return {
         "staff_cost": staff,

@@ -15,9 +15,10 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ValidationError
 
 from routing_sim.errors import ConfigError, Problem
+from routing_sim.layering import Origins, read_layered
 from routing_sim.model.checks import check_process
 from routing_sim.model.process import ProcessConfig
-from routing_sim.yamlio import Lines, read_yaml
+from routing_sim.yamlio import Lines
 
 _TYPE_WORDS = {
     "string_type": "must be text",
@@ -39,32 +40,36 @@ _WEAK = {"string_type", "list_type", "dict_type", "model_type", "literal_error"}
 
 
 def load_config(path: str | Path) -> ProcessConfig:
-    """Read, validate and cross-check one config file."""
-    path = Path(path)
-    data, lines = read_yaml(path)
-    return validate_data(data, str(path), lines)
+    """Read (following ``extends:``), validate and cross-check one config file."""
+    data, origins = read_layered(Path(path))
+    return validate_data(data, origins=origins)
 
 
-def validate_data(data: Any, source: str = "<config>", lines: Lines | None = None) -> ProcessConfig:
+def load_data(path: str | Path) -> tuple[Any, Origins]:
+    """The merged data of a config and where each value was set, before validation."""
+    return read_layered(Path(path))
+
+
+def validate_data(
+    data: Any, source: str = "<config>", lines: Lines | None = None, origins: Origins | None = None
+) -> ProcessConfig:
     """Validate already-parsed data (a dict from YAML or built in Python)."""
-    lines = lines or {}
+    origins = origins or Origins.of_file(source, lines)
     if not isinstance(data, dict):
-        raise ConfigError([Problem(source, (), "the top level must be a mapping of sections (name, stages, ...)", 1)])
+        raise ConfigError([Problem(origins.default, (), "the top level must be a mapping of sections (name, stages, ...)", 1)])
     try:
         cfg = ProcessConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problems_from_pydantic(exc, data, source, lines)) from None
+        raise ConfigError(_problems_from_pydantic(exc, data, origins)) from None
     found = check_process(cfg)
     if found:
-        raise ConfigError([Problem(source, path, reason, _line(lines, path)) for path, reason in found])
+        raise ConfigError([_problem(origins, path, reason) for path, reason in found])
     return cfg
 
 
-def _line(lines: Lines, path: tuple) -> int | None:
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
-    return None
+def _problem(origins: Origins, path: tuple, reason: str) -> Problem:
+    file, line = origins.locate(path)
+    return Problem(file, path, reason, line)
 
 
 def _data_path(data: Any, loc: Iterable) -> tuple:
@@ -81,7 +86,7 @@ def _data_path(data: Any, loc: Iterable) -> tuple:
     return tuple(out)
 
 
-def _problems_from_pydantic(exc: ValidationError, data: Any, source: str, lines: Lines) -> list[Problem]:
+def _problems_from_pydantic(exc: ValidationError, data: Any, origins: Origins) -> list[Problem]:
     by_path: dict[tuple, list[dict]] = {}
     for err in exc.errors(include_url=False):
         by_path.setdefault(_data_path(data, err["loc"]), []).append(err)
@@ -91,7 +96,7 @@ def _problems_from_pydantic(exc: ValidationError, data: Any, source: str, lines:
         err = max(strong, key=lambda e: len(e["loc"]))
         if err["type"] in ("extra_forbidden", "missing"):
             path = path + tuple(str(p) for p in err["loc"][-1:] if p not in path[-1:])
-        problems.append(Problem(source, path, _reason(err), _line(lines, path)))
+        problems.append(_problem(origins, path, _reason(err)))
     return problems
 
 

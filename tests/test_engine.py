@@ -12,7 +12,7 @@ from routing_sim.api import simulate_config
 from routing_sim.engine.calendar import change_points, weekly_pattern
 from routing_sim.engine.streams import RandomStreams
 from routing_sim.loader import validate_data
-from routing_sim.model.process import OfficeHours, Rota
+from routing_sim.model.process import OfficeHours, Pool, Rota
 
 
 def _office_config(base):
@@ -57,10 +57,11 @@ def test_rota_spreads_staff_shifts_evenly():
 
 def test_calendar_is_anchored_on_the_start_weekday():
     hours = OfficeHours(type="office_hours", days=["sat"], start="10:00", end="12:00")
+    pool = Pool(headcount=3, calendar=hours)
     # 2024-01-06 is a Saturday: on duty from hour 10 of the run
-    assert change_points(hours, 3, dt.date(2024, 1, 6), 48) == [(0.0, 0), (10.0, 3), (12.0, 0)]
+    assert change_points(pool, dt.date(2024, 1, 6), 48) == [(0.0, 0), (10.0, 3), (12.0, 0)]
     # from a Friday the first Saturday shift is a day later
-    assert change_points(hours, 3, dt.date(2024, 1, 5), 48) == [(0.0, 0), (34.0, 3), (36.0, 0)]
+    assert change_points(pool, dt.date(2024, 1, 5), 48) == [(0.0, 0), (34.0, 3), (36.0, 0)]
 
 
 def test_priority_class_is_never_overtaken(base_config):

@@ -15,12 +15,17 @@ from typing import Callable
 
 from simpy import Environment
 
+import numpy as np
+
+from routing_sim.engine.arrivals import ArrivalTimes, hourly_intensity
 from routing_sim.engine.calendar import change_points
 from routing_sim.engine.core import Outcome, Pool, Source, Spawner, Stage, World
 from routing_sim.engine.streams import RandomStreams, Stream, sampler, stream_of, uniforms
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Case, Draw, ProcessConfig
+from routing_sim.model.volumes import Constant, Geometric, Poisson
+from routing_sim.model.volumes import Table as CountTable
 from routing_sim.units import parse_duration, parse_rate
 
 Attrs = list[int]
@@ -37,6 +42,7 @@ class Codes:
     stages: list[str]
     outcomes: list[str]
     pools: list[str]
+    counts: list[str]
 
     @classmethod
     def of(cls, cfg: ProcessConfig) -> "Codes":
@@ -48,6 +54,7 @@ class Codes:
             stages=list(cfg.stages),
             outcomes=list(cfg.outcomes),
             pools=list(cfg.pools),
+            counts=sorted({name for src in cfg.sources.values() for name in src.counts}),
         )
 
     def attr(self, name: str) -> int:
@@ -215,7 +222,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
         if stage.pool:
             classes[stage.pool] = max(classes[stage.pool], len(stage.priority) + 1)
     pools = {name: Pool(name, env, classes[name]) for name in cfg.pools}
-    calendars = [change_points(p.calendar, p.headcount, cfg.time.start, horizon) for p in cfg.pools.values()]
+    calendars = [change_points(p, cfg.time.start, horizon) for p in cfg.pools.values()]
 
     stages = [Stage(i, name, world, pools[s.pool] if s.pool else None) for i, (name, s) in enumerate(cfg.stages.items())]
     outcomes = [Outcome(len(stages) + i, i, name, world) for i, name in enumerate(cfg.outcomes)]
@@ -250,18 +257,51 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
 
     sources = []
     for i, (name, src) in enumerate(cfg.sources.items()):
-        rate = parse_rate(src.rate)
-        if rate > 0:
-            gap = sampler_exponential(1.0 / rate, streams, f"arrivals.{name}")
-        else:
-            gap = lambda: float("inf")  # noqa: E731
-        u = uniforms(streams.generator(f"attributes.{name}"))
-        draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes, u)
-        sources.append(Source(i, name, world, codes.kinds.index(src.kind), gap, draw, by_name[src.to]))
+        kind = codes.kinds.index(src.kind)
+        counts = count_drawer(codes, src.counts, streams, name)
+        times = ArrivalTimes(hourly_intensity(cfg, name, horizon), streams.generator(f"arrivals.{name}"))
+        draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
+                      uniforms(streams.generator(f"attributes.{name}")))
+        size = count_stream(src.duplicates, streams.generator(f"duplicates.{name}")).next if src.duplicates else None
+        sources.append(Source(i, name, world, kind, times.next, draw, by_name[src.to], size, True, counts))
+        if src.batches is not None:
+            rate = parse_rate(src.batches.rate)
+            gen = streams.generator(f"batches.{name}")
+            batch_times = ArrivalTimes(np.full(max(1, math.ceil(horizon)), rate), gen)
+            batch_draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
+                                uniforms(streams.generator(f"attributes.{name}.batches")))
+            batch_size = count_stream(src.batches.size, streams.generator(f"batches.{name}.size")).next
+            batch_counts = count_drawer(codes, src.counts, streams, f"{name}.batches")
+            sources.append(Source(i, name, world, kind, batch_times.next, batch_draw, by_name[src.to], batch_size,
+                                  False, batch_counts))
+    zero = (0,) * len(codes.counts)
+    for spawner in spawners:
+        spawner.zero_counts = zero
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
                  calendars, horizon, streams, cfg.time.start)
 
 
-def sampler_exponential(mean: float, streams: RandomStreams, name: str) -> Callable[[], float]:
-    return Stream(streams.generator(name), lambda g, n: g.exponential(mean, n)).next
+def count_stream(dist: object, gen: np.random.Generator) -> Stream:
+    """A stream of whole numbers from a count distribution."""
+    if isinstance(dist, Constant):
+        return Stream(gen, lambda g, n: np.full(n, dist.value, dtype=np.int64))
+    if isinstance(dist, Poisson):
+        return Stream(gen, lambda g, n: dist.offset + g.poisson(dist.mean - dist.offset, n))
+    if isinstance(dist, Geometric):
+        return Stream(gen, lambda g, n: g.geometric(1.0 / dist.mean, n))
+    if isinstance(dist, CountTable):
+        values = np.array(dist.values, dtype=np.int64)
+        cum = np.cumsum(np.array(dist.weights, dtype=float) / sum(dist.weights))
+        cum[-1] = 1.0
+        return Stream(gen, lambda g, n: values[np.searchsorted(cum, g.random(n), side="right")])
+    raise TypeError(f"no count stream for {type(dist).__name__}")
+
+
+def count_drawer(codes: Codes, counts: dict, streams: RandomStreams, name: str) -> Callable[[], tuple] | None:
+    """``draw() -> (count per name in codes.counts)`` for one source; zeros for counts it does not set."""
+    if not codes.counts:
+        return None
+    draws = [count_stream(counts[c], streams.generator(f"counts.{name}.{c}")).next if c in counts else None
+             for c in codes.counts]
+    return lambda: tuple(0 if d is None else int(d()) for d in draws)

@@ -8,8 +8,9 @@ date, whose weekday anchors the week.
 from __future__ import annotations
 
 import datetime as dt
+import math
 
-from routing_sim.model.process import Always, OfficeHours, Rota
+from routing_sim.model.process import Always, OfficeHours, Pool, Rota
 from routing_sim.units import parse_duration
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -57,22 +58,67 @@ def _merge(steps: list[tuple[float, int]]) -> list[tuple[float, int]]:
     return out
 
 
-def change_points(calendar: object, headcount: int, start: dt.date, horizon: float) -> list[tuple[float, int]]:
-    """Every change of on-duty count in [0, horizon), beginning with the count at time 0."""
+def _weekly_points(calendar: object, headcount: int, start: dt.date, lo: float, hi: float) -> list[tuple[float, int]]:
+    """On-duty counts of the weekly pattern over [lo, hi), beginning with the count at ``lo``."""
     pattern = weekly_pattern(calendar, headcount)
     offset = start.weekday() * 24.0  # hours from the Monday before start to start
-    at_zero = [n for t, n in pattern if t <= offset][-1] if pattern[0][0] <= offset else pattern[-1][1]
-    points = [(0.0, at_zero)]
-    week = 0
+    week = math.floor((lo + offset) / WEEK)
+    in_week = lo + offset - week * WEEK
+    points = [(lo, [n for t, n in pattern if t <= in_week][-1])]
+    if len(pattern) == 1:
+        return points
     while True:
         for t, n in pattern:
             when = week * WEEK + t - offset
-            if when <= 0:
+            if when <= lo:
                 continue
-            if when >= horizon:
+            if when >= hi:
                 return points
-            if n != points[-1][1]:
-                points.append((when, n))
+            points.append((when, n))
         week += 1
-        if len(pattern) == 1:
-            return points
+
+
+def headcount_segments(pool: Pool, start: dt.date, horizon: float) -> list[tuple[float, float, int]]:
+    """``(from, to, headcount)`` over [0, horizon) from the pool's headcount and schedule."""
+    changes = [(0.0, pool.headcount)]
+    for change in pool.schedule:
+        at = (change.start - start).days * 24.0
+        if at >= horizon:
+            break
+        if at <= 0:
+            changes = [(0.0, change.headcount)]
+        else:
+            changes.append((at, change.headcount))
+    ends = [t for t, _ in changes[1:]] + [horizon]
+    return [(t, end, n) for (t, n), end in zip(changes, ends)]
+
+
+def available_share(pool: Pool) -> float:
+    """Share of scheduled people available for the pool's stages: absence and the exposure cap."""
+    share = 1.0 - pool.absence
+    if pool.exposure_cap is not None:
+        cal = pool.calendar
+        if isinstance(cal, Always):
+            hours = 24.0
+        elif isinstance(cal, OfficeHours):
+            hours = _clock(cal.end) - _clock(cal.start)
+        else:
+            hours = parse_duration(cal.shift)
+        share *= min(1.0, parse_duration(pool.exposure_cap.hours_per_day) / hours)
+    return share
+
+
+def change_points(pool: Pool, start: dt.date, horizon: float) -> list[tuple[float, int]]:
+    """Every change of the on-duty count in [0, horizon), beginning with the count at time 0.
+
+    The count is the calendar's count for the headcount in force, times the
+    available share (absence, exposure cap), rounded half up to whole people.
+    """
+    share = available_share(pool)
+    points: list[tuple[float, int]] = []
+    for lo, hi, headcount in headcount_segments(pool, start, horizon):
+        for t, n in _weekly_points(pool.calendar, headcount, start, lo, hi):
+            available = math.floor(n * share + 0.5)
+            if not points or points[-1][1] != available:
+                points.append((t, available))
+    return points

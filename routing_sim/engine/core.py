@@ -39,16 +39,20 @@ class Entity:
     it is in service or in a delay (an entity is in at most one such step).
     """
 
-    __slots__ = ("id", "kind", "source", "parent", "created", "attrs", "at", "enter", "start", "callbacks")
+    __slots__ = ("id", "kind", "source", "parent", "group", "created", "attrs", "counts", "at", "enter", "start",
+                 "callbacks")
     _ok = True
 
-    def __init__(self, id: int, kind: int, source: int, parent: int, created: float, attrs: list[int]):
+    def __init__(self, id: int, kind: int, source: int, parent: int, created: float, attrs: list[int],
+                 group: int = -1, counts: tuple = ()):
         self.id = id
         self.kind = kind
         self.source = source
         self.parent = parent
+        self.group = id if group < 0 else group  # entities of one incident (duplicates) share a group
         self.created = created
         self.attrs = attrs
+        self.counts = counts
         self.at: Stage | None = None
         self.enter = NAN
         self.start = NAN
@@ -290,55 +294,80 @@ class Outcome:
 
 
 def entity_row(entity: Entity, ended: float, outcome: int, stage: int) -> tuple:
-    return (entity.id, entity.kind, entity.source, entity.parent, entity.created, ended, outcome, stage,
-            entity.attrs)
+    return (entity.id, entity.kind, entity.source, entity.parent, entity.group, entity.created, ended, outcome,
+            stage, entity.counts, entity.attrs)
 
 
 class Source:
-    """A Poisson stream. The source is its own pending arrival event on SimPy's queue."""
+    """An arrival stream. The source is its own pending arrival event on SimPy's queue.
 
-    __slots__ = ("index", "name", "world", "env", "kind", "gap", "draw", "entry", "arrived", "callbacks",
-                 "on_arrive")
+    ``next_time`` gives absolute arrival times (``inf`` when exhausted). Each
+    arrival brings ``size()`` entities at once: duplicates of one incident
+    (same attributes, one group) or a bulk batch (independent attributes, each
+    its own group), depending on ``same_incident``.
+    """
+
+    __slots__ = ("index", "name", "world", "env", "kind", "next_time", "draw", "entry", "arrived", "callbacks",
+                 "on_arrive", "size", "same_incident", "counts")
     _ok = True
 
-    def __init__(self, index: int, name: str, world: World, kind: int, gap: Callable[[], float],
-                 draw: Callable[[list | None], list[int]], entry: Stage):
+    def __init__(self, index: int, name: str, world: World, kind: int, next_time: Callable[[], float],
+                 draw: Callable[[list | None], list[int]], entry: Stage, size: Callable[[], int] | None = None,
+                 same_incident: bool = True, counts: Callable[[], tuple] | None = None):
         self.index = index
         self.name = name
         self.world = world
         self.env = world.env
         self.kind = kind
-        self.gap = gap
+        self.next_time = next_time
         self.draw = draw
         self.entry = entry
         self.arrived = 0
         self.on_arrive = [self.arrive]
+        self.size = size
+        self.same_incident = same_incident
+        self.counts = counts
 
     def begin(self) -> None:
         self._schedule_next()
 
     def _schedule_next(self) -> None:
-        gap = self.gap()
-        if gap != float("inf"):
+        t = self.next_time()
+        if t != float("inf"):
             self.callbacks = self.on_arrive
             world = self.world
-            heappush(world.queue, (self.env._now + gap, NORMAL, next(world.eid), self))
+            heappush(world.queue, (t, NORMAL, next(world.eid), self))
 
     def arrive(self, _: object) -> None:
         world = self.world
-        entity = Entity(world.next_id, self.kind, self.index, -1, self.env._now, self.draw(None))
-        world.next_id += 1
-        world.live[entity.id] = entity
-        self.arrived += 1
+        now = self.env._now
+        n = 1 if self.size is None else self.size()
+        created = []
+        attrs = None
+        group = -1
+        for k in range(n):
+            if attrs is None or not self.same_incident:
+                attrs = self.draw(None)
+            else:
+                attrs = list(attrs)
+            entity = Entity(world.next_id, self.kind, self.index, -1, now, attrs, group,
+                            self.counts() if self.counts else ())
+            if self.same_incident and k == 0:
+                group = entity.id
+            world.next_id += 1
+            world.live[entity.id] = entity
+            created.append(entity)
+        self.arrived += n
         self._schedule_next()
-        self.entry.arrive(entity)
+        for entity in created:
+            self.entry.arrive(entity)
 
 
 class Spawner:
     """After a stage, maybe create a linked entity that enters a stage after a delay."""
 
     __slots__ = ("world", "env", "kind", "when", "p", "u", "delay", "inherit", "draw", "entry", "pending",
-                 "created")
+                 "created", "zero_counts")
 
     def __init__(self, world: World, kind: int, when: tuple, p: float,
                  u: Callable[[], float], delay: Callable[[], float], inherit: list[int],
@@ -355,6 +384,7 @@ class Spawner:
         self.entry = entry
         self.pending = 0
         self.created = 0
+        self.zero_counts: tuple = ()
 
     def __call__(self, parent: Entity) -> None:
         attrs = parent.attrs
@@ -371,7 +401,8 @@ class Spawner:
         self.pending -= 1
         self.created += 1
         world = self.world
-        entity = Entity(world.next_id, self.kind, -1, parent_id, self.env._now, self.draw(inherited))
+        entity = Entity(world.next_id, self.kind, -1, parent_id, self.env._now, self.draw(inherited), -1,
+                        self.zero_counts)
         world.next_id += 1
         world.live[entity.id] = entity
         self.entry.arrive(entity)

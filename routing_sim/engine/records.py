@@ -98,17 +98,22 @@ end of the horizon has ``end`` = NaN (and ``start`` = NaN if still waiting) and
 ``next`` = -1. ``next`` is a place code: stages first, then outcomes."""
 
 
-def entity_schema(attribute_names: list[str]) -> pa.Schema:
-    fields = [
-        ("entity", pa.int64()),
-        ("kind", pa.int32()),
-        ("source", pa.int32()),
-        ("parent", pa.int64()),
-        ("created", pa.float64()),
-        ("ended", pa.float64()),
-        ("outcome", pa.int32()),
-        ("stage", pa.int32()),
-    ]
+ENTITY_FIXED = [
+    ("entity", pa.int64()),
+    ("kind", pa.int32()),
+    ("source", pa.int32()),  # -1: spawned by a stage
+    ("parent", pa.int64()),  # -1: none
+    ("group", pa.int64()),  # the incident: duplicates of one incident share it; else the entity itself
+    ("created", pa.float64()),
+    ("ended", pa.float64()),  # NaN: in progress at the horizon
+    ("outcome", pa.int32()),  # -1: in progress
+    ("stage", pa.int32()),  # where an in-progress entity is; -1 when finished
+]
+
+
+def entity_schema(attribute_names: list[str], count_names: list[str] = ()) -> pa.Schema:
+    fields = list(ENTITY_FIXED)
+    fields += [(f"count.{name}", pa.int32()) for name in count_names]
     fields += [(f"attr.{name}", pa.int16()) for name in attribute_names]
     return pa.schema(fields)
 
@@ -144,14 +149,18 @@ class ColumnTable(Table):
 
 
 class EntityTable(Table):
-    """Entity rows whose last field is the list of attribute codes."""
+    """Entity rows whose last two fields are the tuple of counts and the list of attribute codes."""
 
-    def __init__(self, attribute_names: list[str], sink: Sink, rows: list[tuple] | None = None):
-        super().__init__(entity_schema(attribute_names), sink, rows)
+    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink,
+                 rows: list[tuple] | None = None):
+        super().__init__(entity_schema(attribute_names, count_names), sink, rows)
         self.n_attributes = len(attribute_names)
+        self.n_counts = len(count_names)
 
     def columns(self) -> list[pa.Array]:
         cols = list(zip(*self.rows))
-        fixed = [pa.array(col, type=field.type) for col, field in zip(cols[:-1], self.schema)]
+        fixed = [pa.array(col, type=field.type) for col, field in zip(cols[:-2], self.schema)]
+        counts = list(zip(*[c or (0,) * self.n_counts for c in cols[-2]])) if self.n_counts else []
         attrs = list(zip(*cols[-1])) if self.n_attributes else []
-        return fixed + [pa.array(a, type=pa.int16()) for a in attrs]
+        return (fixed + [pa.array(c, type=pa.int32()) for c in counts]
+                + [pa.array(a, type=pa.int16()) for a in attrs])

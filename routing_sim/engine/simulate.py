@@ -72,7 +72,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     env, world = model.env, model.world
     visits = world.visits
     visits.sink = outputs.visits
-    entities = EntityTable(model.codes.attributes, outputs.entities, world.entities)
+    entities = EntityTable(model.codes.attributes, model.codes.counts, outputs.entities, world.entities)
     series = Table(timeseries_schema(model), outputs.timeseries)
 
     for pool, points in zip(model.pools, model.calendars):
@@ -100,7 +100,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     return SimulationSummary(
         horizon=horizon,
         events=next(env._eid),  # events scheduled so far
-        arrived_by_source={s.name: s.arrived for s in model.sources},
+        arrived_by_source=_arrived_by_source(model),
         pending_spawns=sum(s.pending for s in model.spawners),
         spawned_by_kind=_spawned_by_kind(model),
         pools=[PoolTotals(p.name, busy, duty, p.scheduled, p.busy) for p, (busy, duty) in zip(model.pools, pool_hours)],
@@ -142,4 +142,11 @@ def _spawned_by_kind(model: Model) -> dict[str, int]:
     counts = {name: 0 for name in model.codes.kinds}
     for spawner in model.spawners:
         counts[model.codes.kinds[spawner.kind]] += spawner.created
+    return counts
+
+
+def _arrived_by_source(model: Model) -> dict[str, int]:
+    counts = {name: 0 for name in model.codes.sources}
+    for source in model.sources:  # a source with batches has two arrival streams
+        counts[source.name] += source.arrived
     return counts

@@ -21,7 +21,7 @@ Found = Iterator[tuple[tuple, str]]
 def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
-    for check in (_names, _kinds, _sources, _stages, _measures):
+    for check in (_names, _kinds, _sources, _windows, _stages, _measures):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
@@ -99,6 +99,14 @@ def _sources(cfg: ProcessConfig) -> Found:
                 yield apath, "a source can only fix a value or give p / cases"
             else:
                 yield from _draw(cfg, attribute, override, apath, set(kind.attributes))
+
+
+def _windows(cfg: ProcessConfig) -> Found:
+    for section in ("shocks", "steps"):
+        for name, window in getattr(cfg, section).items():
+            for i, source in enumerate(window.sources or []):
+                if source not in cfg.sources:
+                    yield (section, name, "sources", i), f"unknown source {source!r}"
 
 
 def _stage_attributes(stage: Stage) -> Iterator[tuple[tuple, str]]:

@@ -25,6 +25,7 @@ from routing_sim.model.common import (
     check_distribution,
 )
 from routing_sim.model.distributions import Distribution, ServiceTime
+from routing_sim.model.volumes import Batches, Constant, CountDistribution, HeadcountChange, Shock, Step
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
@@ -73,13 +74,36 @@ class Kind(Strict):
 
 
 class Source(Strict):
-    """A Poisson stream of new entities of one kind entering at one stage."""
+    """A (non-homogeneous) Poisson stream of new entities of one kind entering at one stage.
+
+    ``rate`` is the average rate at the start; see :mod:`routing_sim.model.volumes`
+    for the trend, the weekly and daily profiles, batches, duplicates and counts.
+    """
 
     kind: Name
     rate: Rate
     to: Name
     attributes: dict[Name, Union[Value, Draw]] = Field(default_factory=dict)
     description: str = ""
+    growth_per_year: Annotated[float, Field(gt=-1.0, le=100.0)] = 0.0
+    weekly: dict[Weekday, NonNegative] | None = None
+    daily: list[NonNegative] | None = Field(default=None, min_length=24, max_length=24)
+    duplicates: CountDistribution | None = None
+    batches: Batches | None = None
+    counts: dict[Name, CountDistribution] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _profiles(self) -> "Source":
+        if self.weekly is not None:
+            if set(self.weekly) != {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}:
+                raise ValueError("weekly needs a weight for each of mon, tue, wed, thu, fri, sat, sun")
+            if sum(self.weekly.values()) <= 0:
+                raise ValueError("weekly weights must not all be zero")
+        if self.daily is not None and sum(self.daily) <= 0:
+            raise ValueError("daily weights must not all be zero")
+        if self.duplicates is not None and isinstance(self.duplicates, Constant) and self.duplicates.value < 1:
+            raise ValueError("duplicates must be at least 1 report per incident")
+        return self
 
 
 class Always(Strict):
@@ -125,13 +149,34 @@ class Rota(Strict):
 Calendar = Annotated[Union[Always, OfficeHours, Rota], Field(discriminator="type")]
 
 
+class ExposureCap(Strict):
+    """At most ``hours_per_day`` of work on this pool's stages per person and day."""
+
+    hours_per_day: PositiveDuration
+
+
 class Pool(Strict):
-    """Staff (or machines) that serve stages; capacity follows the calendar."""
+    """Staff (or machines) that serve stages; capacity follows the calendar.
+
+    ``headcount`` holds from the start; ``schedule`` changes it from given
+    dates. ``absence`` (a share) and ``exposure_cap`` reduce the number of
+    people available on duty; see :mod:`routing_sim.engine.calendar`.
+    """
 
     headcount: Annotated[int, Field(ge=0, le=1_000_000)]
     calendar: Calendar
     cost_per_fte_year: NonNegative = 0.0
+    schedule: list[HeadcountChange] = Field(default_factory=list)
+    absence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    exposure_cap: ExposureCap | None = None
     description: str = ""
+
+    @model_validator(mode="after")
+    def _schedule_sorted(self) -> "Pool":
+        dates = [c.start for c in self.schedule]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("schedule dates must be strictly increasing")
+        return self
 
 
 class Decide(Strict):
@@ -242,6 +287,8 @@ class ProcessConfig(Strict):
     pools: dict[Name, Pool] = Field(default_factory=dict)
     stages: dict[Name, Stage] = Field(min_length=1)
     outcomes: dict[Name, str] = Field(min_length=1)
+    shocks: dict[Name, Shock] = Field(default_factory=dict)
+    steps: dict[Name, Step] = Field(default_factory=dict)
     deadlines: dict[Name, Deadline] = Field(default_factory=dict)
     tallies: dict[Name, Tally] = Field(default_factory=dict)
 

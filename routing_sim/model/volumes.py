@@ -1,0 +1,119 @@
+"""How volumes move: arrival profiles, shocks, steps, batches, duplicates, counts.
+
+A source's intensity at time t (events per hour) is
+
+    rate x (1 + growth_per_year) ^ years_since_start x weekly[day] x daily[hour] x multipliers(t)
+
+where ``weekly`` and ``daily`` are relative weights normalised to mean 1 (so
+``rate`` stays the average), and the multipliers are the shocks and steps in
+force for that source. The intensity is evaluated per hour (the trend at the
+middle of the hour) and the arrivals are sampled exactly from that
+piecewise-constant intensity by inversion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from routing_sim.model.common import Name, NonNegative, Rate, Strict
+
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class Constant(Strict):
+    dist: Literal["constant"]
+    value: Count
+
+    @property
+    def mean(self) -> float:
+        return float(self.value)
+
+
+class Poisson(Strict):
+    """``offset`` plus a Poisson variate; ``mean`` is the mean of the total."""
+
+    dist: Literal["poisson"]
+    mean: NonNegative
+    offset: Count = 0
+
+    @model_validator(mode="after")
+    def _mean_covers_offset(self) -> "Poisson":
+        if self.mean < self.offset:
+            raise ValueError(f"mean must be >= offset (got mean={self.mean}, offset={self.offset})")
+        return self
+
+
+class Geometric(Strict):
+    """Counts 1, 2, 3, ... with the given mean (>= 1)."""
+
+    dist: Literal["geometric"]
+    mean: Annotated[float, Field(ge=1.0, le=1e6)]
+
+
+class Table(Strict):
+    dist: Literal["table"]
+    values: list[Count] = Field(min_length=1, max_length=10_000)
+    weights: list[NonNegative] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> "Table":
+        if len(self.values) != len(self.weights):
+            raise ValueError(f"weights must have one entry per value ({len(self.values)}), got {len(self.weights)}")
+        if sum(self.weights) <= 0:
+            raise ValueError("weights must not all be zero")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return sum(v * w for v, w in zip(self.values, self.weights)) / sum(self.weights)
+
+
+CountDistribution = Annotated[Union[Constant, Poisson, Geometric, Table], Field(discriminator="dist")]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Batches(Strict):
+    """Bulk submissions: batches arrive as a Poisson stream, each bringing ``size`` entities at once."""
+
+    rate: Rate
+    size: CountDistribution
+
+
+class Window(Strict):
+    """A multiplier on the arrival rate of some sources (all when ``sources`` is omitted)
+    from the start of day ``from`` to the end of day ``to`` (steps have no ``to``)."""
+
+    start: dt.date = Field(alias="from")
+    end: dt.date | None = Field(default=None, alias="to")
+    multiplier: NonNegative
+    sources: list[Name] | None = None
+    description: str = ""
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"'to' must not be before 'from' (got {self.start} to {self.end})")
+        return self
+
+
+class Shock(Window):
+    end: dt.date = Field(alias="to")
+
+
+class Step(Window):
+    end: None = Field(default=None, alias="to", exclude=True)
+
+
+class HeadcountChange(Strict):
+    """From this date on, the pool has this headcount (a hiring ramp, a reorganisation)."""
+
+    start: dt.date = Field(alias="from")
+    headcount: Annotated[int, Field(ge=0, le=1_000_000)]
+
+    model_config = Strict.model_config | {"populate_by_name": True}
