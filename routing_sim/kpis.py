@@ -57,6 +57,7 @@ def compute_kpis(
         "deadlines": deadlines_kpis(cfg, codes, v, ents, horizon),
         "tallies": {name: int(_select(codes, ents, t.kind, t.when).sum()) for name, t in cfg.tallies.items()},
         "conservation": conservation(cfg, codes, summary, ents),
+        "volumes": volume_kpis(codes, ents),
         "cost": cost_kpis(cfg, summary, horizon),
     }
 
@@ -222,4 +223,16 @@ def conservation(cfg: ProcessConfig, codes: Codes, summary: SimulationSummary,
             "balanced": created == accounted == int(mask.sum()),
         }
     out["pending_spawns"] = summary.pending_spawns
+    return out
+
+
+def volume_kpis(codes: Codes, ents: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per source: entities (reports), incidents (distinct groups) and the sum of each count (files...)."""
+    out: dict[str, Any] = {}
+    for index, name in enumerate(codes.sources):
+        mask = ents["source"] == index
+        row = {"entities": int(mask.sum()), "incidents": int(np.unique(ents["group"][mask]).size)}
+        for count in codes.counts:
+            row[count] = int(ents[f"count.{count}"][mask].sum())
+        out[name] = row
     return out
