@@ -110,15 +110,25 @@ def pool_kpis(cfg: ProcessConfig, summary: SimulationSummary) -> dict[str, Any]:
 
 
 def cost_kpis(cfg: ProcessConfig, summary: SimulationSummary, horizon: float) -> dict[str, float]:
+    """Staff cost over the horizon and per year; the yearly cost at the final headcount; the
+    comparison with the configured budget's staff share when one is given."""
     years = horizon / HOURS_PER_YEAR
     staff = sum(fte_years(cfg, name, horizon) * p.cost_per_fte_year for name, p in cfg.pools.items())
+    at_end = sum(headcount_segments(p, cfg.time.start, horizon)[-1][2] * p.cost_per_fte_year
+                 for p in cfg.pools.values())
     arrived = sum(summary.arrived_by_source.values())
-    return {
+    out = {
         "staff_cost": staff,
         "staff_cost_per_year": staff / years if years > 0 else math.nan,
+        "staff_cost_per_year_at_end": at_end,
         "arrivals_from_sources": arrived,
         "staff_cost_per_arrival": staff / arrived if arrived else math.nan,
     }
+    if cfg.budget is not None:
+        staff_budget = cfg.budget.total_per_year * cfg.budget.staff_share
+        out["budget_staff_per_year"] = staff_budget
+        out["staff_cost_at_end_share_of_staff_budget"] = at_end / staff_budget if staff_budget else math.nan
+    return out
 
 
 def _select(codes: Codes, ents: dict[str, np.ndarray], kind: str, when: dict | None) -> np.ndarray:

@@ -25,7 +25,7 @@ def test_shipped_configs_validate(path):
 
 
 SOURCE_WORDS = ("assumption", "reference-data", "(p)", "(s)", "(d)", "d:")
-PROSE = {"name", "description", "question"}
+PROSE = {"name", "description", "question", "extends"}
 
 
 def _comment_near(lines: list[str], line_no: int) -> str:

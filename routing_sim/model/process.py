@@ -267,6 +267,15 @@ class Tally(Strict):
     description: str = ""
 
 
+class Budget(Strict):
+    """A reference budget to compare the staff cost with (e.g. the EU Centre's at full operation)."""
+
+    total_per_year: NonNegative
+    staff_share: Probability
+    currency: str = "EUR"
+    description: str = ""
+
+
 class TimeSettings(Strict):
     start: dt.date
     horizon: PositiveDuration
@@ -291,6 +300,7 @@ class ProcessConfig(Strict):
     steps: dict[Name, Step] = Field(default_factory=dict)
     deadlines: dict[Name, Deadline] = Field(default_factory=dict)
     tallies: dict[Name, Tally] = Field(default_factory=dict)
+    budget: Budget | None = None
 
     @field_validator("attributes")
     @classmethod
