@@ -29,6 +29,7 @@ from routing_sim.model.volumes import Table as CountTable
 from routing_sim.units import parse_duration, parse_rate
 
 Attrs = list[int]
+CHUNK_ROWS = 1024  # arrivals whose attributes are drawn together
 
 
 @dataclass
@@ -118,9 +119,8 @@ def apply_decision(index: int, rules: tuple, attrs: Attrs, stream: Stream) -> No
             return
 
 
-def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: Stream) -> Callable:
-    """Build ``draw(inherited) -> attrs`` for a kind, applying a source's overrides."""
-    n = len(codes.attributes)
+def draw_plan(codes: Codes, attributes: dict[str, Draw], overrides: dict) -> tuple[list, list]:
+    """Fixed values ``[(index, code)]`` and draw steps ``[(index, rules)]`` for a kind and a source's overrides."""
     fixed: list[tuple[int, int]] = []
     steps: list[tuple[int, tuple]] = []
     for name, draw in attributes.items():
@@ -131,6 +131,48 @@ def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: S
             steps.append((codes.attr(name), decision_rules(codes, name, [Case(p=spec.p)])))
         elif spec.cases is not None:
             steps.append((codes.attr(name), decision_rules(codes, name, spec.cases)))
+    return fixed, steps
+
+
+def batch_drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, gen: np.random.Generator) -> Callable:
+    """``draw(None) -> attrs`` for a source: attributes are drawn with numpy for a chunk of
+    arrivals at a time (one uniform per arrival and attribute), then handed out one by one."""
+    n_attrs = len(codes.attributes)
+    fixed, steps = draw_plan(codes, attributes, overrides)
+    compiled = [
+        (index, [(tests, np.array(cum), np.array(values)) for tests, cum, values in rules]) for index, rules in steps
+    ]
+    buffer: list[list[int]] = []
+
+    def refill() -> None:
+        table = np.full((CHUNK_ROWS, n_attrs), -1, dtype=np.int64)
+        for i, v in fixed:
+            table[:, i] = v
+        for index, rules in compiled:
+            u = gen.random(CHUNK_ROWS)
+            open_ = np.ones(CHUNK_ROWS, dtype=bool)
+            for tests, cum, values in rules:
+                match = open_.copy()
+                for i, allowed in tests:
+                    match &= np.isin(table[:, i], list(allowed))
+                table[match, index] = values[np.searchsorted(cum, u[match], side="right")]
+                open_ &= ~match
+        rows = table.tolist()
+        rows.reverse()
+        buffer.extend(rows)
+
+    def draw(inherited: None) -> list[int]:
+        if not buffer:
+            refill()
+        return buffer.pop()
+
+    return draw
+
+
+def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: Stream) -> Callable:
+    """Build ``draw(inherited) -> attrs`` for a kind, one entity at a time (spawned entities)."""
+    n = len(codes.attributes)
+    fixed, steps = draw_plan(codes, attributes, overrides)
 
     pop = stream.pop
 
@@ -214,8 +256,9 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     codes = Codes.of(cfg)
     streams = RandomStreams(cfg.seed if seed is None else seed, replication)
     env = Environment()
-    world = World(env)
+    world = World(env, codes.attributes, codes.counts)
     horizon = parse_duration(cfg.time.horizon)
+    world.horizon = horizon
 
     classes: dict[str, int] = {name: 1 for name in cfg.pools}
     for stage in cfg.stages.values():
@@ -260,16 +303,16 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
         kind = codes.kinds.index(src.kind)
         counts = count_drawer(codes, src.counts, streams, name)
         times = ArrivalTimes(hourly_intensity(cfg, name, horizon), streams.generator(f"arrivals.{name}"))
-        draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
-                      uniforms(streams.generator(f"attributes.{name}")))
+        draw = batch_drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
+                            streams.generator(f"attributes.{name}"))
         size = count_stream(src.duplicates, streams.generator(f"duplicates.{name}")).next if src.duplicates else None
         sources.append(Source(i, name, world, kind, times.next, draw, by_name[src.to], size, True, counts))
         if src.batches is not None:
             rate = parse_rate(src.batches.rate)
             gen = streams.generator(f"batches.{name}")
             batch_times = ArrivalTimes(np.full(max(1, math.ceil(horizon)), rate), gen)
-            batch_draw = drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
-                                uniforms(streams.generator(f"attributes.{name}.batches")))
+            batch_draw = batch_drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
+                                      streams.generator(f"attributes.{name}.batches"))
             batch_size = count_stream(src.batches.size, streams.generator(f"batches.{name}.size")).next
             batch_counts = count_drawer(codes, src.counts, streams, f"{name}.batches")
             sources.append(Source(i, name, world, kind, batch_times.next, batch_draw, by_name[src.to], batch_size,
@@ -304,4 +347,6 @@ def count_drawer(codes: Codes, counts: dict, streams: RandomStreams, name: str) 
         return None
     draws = [count_stream(counts[c], streams.generator(f"counts.{name}.{c}")).next if c in counts else None
              for c in codes.counts]
-    return lambda: tuple(0 if d is None else int(d()) for d in draws)
+    zero = lambda: 0  # noqa: E731
+    draws = [zero if d is None else d for d in draws]
+    return lambda: [d() for d in draws]

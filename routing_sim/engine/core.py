@@ -25,7 +25,7 @@ from typing import Callable
 from simpy import Environment
 from simpy.events import NORMAL, Timeout
 
-from routing_sim.engine.records import VISITS, ColumnTable, MemorySink
+from routing_sim.engine.records import VISITS, ColumnTable, EntityTable, MemorySink
 from routing_sim.engine.streams import Stream
 from routing_sim.errors import RunError
 
@@ -61,14 +61,15 @@ class Entity:
 class World:
     """What every runtime object shares: the clock, the id counter, the record lists."""
 
-    def __init__(self, env: Environment):
+    def __init__(self, env: Environment, attribute_names: list[str], count_names: list[str]):
         self.env = env
         self.queue = env._queue  # SimPy's event heap: (time, priority, event id, event)
         self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order
         self.next_id = 0
+        self.horizon = float("inf")  # set by the build step
         self.live: dict[int, Entity] = {}
         self.visits = ColumnTable(VISITS, MemorySink())  # the caller may swap in another sink
-        self.entities: list[tuple] = []  # rows of records.entity_schema, attributes as one list
+        self.entities = EntityTable(attribute_names, count_names, MemorySink())
         self.places: list[Stage | Outcome] = []
 
 
@@ -126,9 +127,7 @@ class Pool:
                     entity = queue.popleft()
                     break
             self.waiting -= 1
-            stage = entity.at
-            stage.queued -= 1
-            stage.begin(entity)
+            entity.at.begin(entity)
 
 
 class Stage:
@@ -141,7 +140,7 @@ class Stage:
     """
 
     __slots__ = (
-        "index", "name", "world", "env", "queue", "eid", "pool", "inside", "queued", "places", "on_finish",
+        "index", "name", "world", "env", "queue", "eid", "pool", "places", "on_finish", "on_arrive",
         "service", "by_index", "by_streams", "priorities", "decisions", "spawns",
         "fixed_next", "routes", "route_stream",
         "rec_entity", "rec_stage", "rec_enter", "rec_start", "rec_end", "rec_next",
@@ -155,10 +154,9 @@ class Stage:
         self.queue = world.queue
         self.eid = world.eid
         self.pool = pool
-        self.inside = 0  # entities at this stage (waiting or in service)
-        self.queued = 0  # of those, waiting for a server
         self.places = world.places
         self.on_finish = [self.finish]  # shared callbacks list: Environment.step only reads it
+        self.on_arrive = [self.arrive_event]
         self.service: Stream | None = None  # one stream, or by attribute value:
         self.by_index = -1
         self.by_streams: dict[int, Stream | None] = {}
@@ -195,30 +193,23 @@ class Stage:
         return cls
 
     def arrive(self, entity: Entity) -> None:
+        if self.pool is None:
+            self.walk(entity, self.env._now)
+            return
         entity.at = self
         now = self.env._now
         entity.enter = now
-        self.inside += 1
         pool = self.pool
-        if pool is None or (pool.busy < pool.scheduled and not pool.waiting):
-            if pool is not None:
-                pool.busy += 1
-                pool.busy_sum -= now
-            entity.start = now
-            entity.callbacks = self.on_finish
-            if self.by_index < 0:  # inlined duration()
-                try:
-                    d = self.service.pop()
-                except IndexError:
-                    d = self.service.refill()
-            else:
-                d = self.duration(entity)
-            heappush(self.queue, (now + d, NORMAL, next(self.eid), entity))
+        if pool.busy < pool.scheduled and not pool.waiting:
+            self.begin(entity)
         else:
             entity.start = NAN
             pool.queues[self.priority(entity.attrs) if self.priorities else 0].append(entity)
             pool.waiting += 1
-            self.queued += 1
+
+    def arrive_event(self, entity: Entity) -> None:
+        """Callback of a scheduled arrival (an entity coming out of uncapacitated stages)."""
+        self.arrive(entity)
 
     def begin(self, entity: Entity) -> None:
         """A server of the pool takes the entity (called by arrive or by the pool)."""
@@ -228,17 +219,17 @@ class Stage:
         pool.busy_sum -= now
         entity.start = now
         entity.callbacks = self.on_finish
-        heappush(self.queue, (now + self.duration(entity), NORMAL, next(self.eid), entity))
+        if self.by_index < 0:  # inlined duration()
+            try:
+                d = self.service.pop()
+            except IndexError:
+                d = self.service.refill()
+        else:
+            d = self.duration(entity)
+        heappush(self.queue, (now + d, NORMAL, next(self.eid), entity))
 
-    def finish(self, entity: Entity) -> None:
-        now = self.env._now
-        self.inside -= 1
-        pool = self.pool
-        if pool is not None:  # inlined Pool.release
-            if pool.busy > pool.scheduled:
-                pool._account(now)
-            pool.busy -= 1
-            pool.busy_sum += now
+    def conclude(self, entity: Entity, at: float) -> int:
+        """Decisions, spawns and routing at the end of a visit; returns the next place."""
         attrs = entity.attrs
         for index, rules, pop, stream in self.decisions:
             for tests, cum, values in rules:
@@ -253,7 +244,7 @@ class Stage:
                     attrs[index] = values[bisect_right(cum, u)]
                     break
         for spawn in self.spawns:
-            spawn(entity)
+            spawn(entity, at)
         target = self.fixed_next
         if target < 0:
             for tests, target, cum, targets in self.routes:
@@ -264,15 +255,80 @@ class Stage:
                     if target < 0:
                         target = targets[bisect_right(cum, self.route_stream.next())]
                     break
+        return target
+
+    def finish(self, entity: Entity) -> None:
+        """End of service at a pool stage (the entity's scheduled event)."""
+        now = self.env._now
+        pool = self.pool
+        if pool.busy > pool.scheduled:  # inlined Pool.release
+            pool._account(now)
+        pool.busy -= 1
+        pool.busy_sum += now
+        target = self.conclude(entity, now)
         self.rec_entity(entity.id)
         self.rec_stage(self.index)
         self.rec_enter(entity.enter)
         self.rec_start(entity.start)
         self.rec_end(now)
         self.rec_next(target)
-        if pool is not None and pool.waiting:
+        if pool.waiting:
             pool.dispatch()
         self.places[target].arrive(entity)
+
+    def walk(self, entity: Entity, t: float) -> None:
+        """Take the entity through consecutive uncapacitated stages from time ``t``.
+
+        Their durations, decisions and routes depend on no shared state, so no
+        event is needed until the entity reaches a pool stage (one scheduled
+        arrival) or an outcome. A visit still running at the horizon is written
+        as open and the entity as in progress there, exactly as the event loop
+        would have left it.
+        """
+        stage = self
+        world = self.world
+        horizon = world.horizon
+        places = self.places
+        r_entity, r_stage, r_enter, r_start, r_end, r_next = world.visits.appends
+        eid = entity.id
+        while True:
+            if stage.by_index < 0:
+                try:
+                    d = stage.service.pop()
+                except IndexError:
+                    d = stage.service.refill()
+            else:
+                d = stage.duration(entity)
+            end = t + d
+            if end >= horizon:
+                stage.record(eid, t, t, NAN, -1)
+                del world.live[eid]
+                world.entities.add(entity, NAN, -1, stage.index)
+                return
+            target = stage.conclude(entity, end)
+            r_entity(eid)
+            r_stage(stage.index)
+            r_enter(t)
+            r_start(t)
+            r_end(end)
+            r_next(target)
+            place = places[target]
+            if isinstance(place, Outcome):
+                place.finish_at(entity, end)
+                return
+            if place.pool is not None:
+                entity.callbacks = place.on_arrive
+                heappush(self.queue, (end, NORMAL, next(self.eid), entity))
+                return
+            stage, t = place, end
+
+    def record(self, entity: int, enter: float, start: float, end: float, target: int) -> None:
+        self.rec_entity(entity)
+        self.rec_stage(self.index)
+        self.rec_enter(enter)
+        self.rec_start(start)
+        self.rec_end(end)
+        self.rec_next(target)
 
 
 class Outcome:
@@ -287,15 +343,13 @@ class Outcome:
         self.world = world
 
     def arrive(self, entity: Entity) -> None:
+        self.finish_at(entity, self.world.env._now)
+
+    def finish_at(self, entity: Entity, at: float) -> None:
         world = self.world
         del world.live[entity.id]
         entity.at = None
-        world.entities.append(entity_row(entity, world.env._now, self.code, -1))
-
-
-def entity_row(entity: Entity, ended: float, outcome: int, stage: int) -> tuple:
-    return (entity.id, entity.kind, entity.source, entity.parent, entity.group, entity.created, ended, outcome,
-            stage, entity.counts, entity.attrs)
+        world.entities.add(entity, at, self.code, -1)
 
 
 class Source:
@@ -386,7 +440,8 @@ class Spawner:
         self.created = 0
         self.zero_counts: tuple = ()
 
-    def __call__(self, parent: Entity) -> None:
+    def __call__(self, parent: Entity, at: float) -> None:
+        """Maybe spawn, ``at`` the end of the parent's visit (which may lie ahead of the clock)."""
         attrs = parent.attrs
         for i, allowed in self.when:
             if attrs[i] not in allowed:
@@ -394,7 +449,9 @@ class Spawner:
         if self.u() < self.p:
             inherited = [(i, attrs[i]) for i in self.inherit]
             self.pending += 1
-            Timeout(self.env, self.delay(), (parent.id, inherited)).callbacks.append(self.create)
+            when = at + self.delay()
+            if when < self.world.horizon:  # later ones stay pending: they arrive after the horizon
+                Timeout(self.env, when - self.env._now, (parent.id, inherited)).callbacks.append(self.create)
 
     def create(self, event: Timeout) -> None:
         parent_id, inherited = event._value

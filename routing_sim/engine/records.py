@@ -148,19 +148,41 @@ class ColumnTable(Table):
             self.flush()
 
 
-class EntityTable(Table):
-    """Entity rows whose last two fields are the tuple of counts and the list of attribute codes."""
+class EntityTable(ColumnTable):
+    """One row per entity: fixed columns, then its counts and attribute codes (one array each,
+    extended per entity and reshaped at flush)."""
 
-    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink,
-                 rows: list[tuple] | None = None):
-        super().__init__(entity_schema(attribute_names, count_names), sink, rows)
+    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink):
         self.n_attributes = len(attribute_names)
         self.n_counts = len(count_names)
+        Table.__init__(self, entity_schema(attribute_names, count_names), sink)
+        self.arrays = [array(self.TYPECODES[t]) for _, t in ENTITY_FIXED]
+        self.appends = tuple(a.append for a in self.arrays)
+        self.count_codes = array("i")
+        self.attr_codes = array("h")
+
+    def add(self, entity, ended: float, outcome: int, stage: int) -> None:
+        (a_id, a_kind, a_source, a_parent, a_group, a_created, a_ended, a_outcome, a_stage) = self.appends
+        a_id(entity.id)
+        a_kind(entity.kind)
+        a_source(entity.source)
+        a_parent(entity.parent)
+        a_group(entity.group)
+        a_created(entity.created)
+        a_ended(ended)
+        a_outcome(outcome)
+        a_stage(stage)
+        self.count_codes.extend(entity.counts)
+        self.attr_codes.extend(entity.attrs)
 
     def columns(self) -> list[pa.Array]:
-        cols = list(zip(*self.rows))
-        fixed = [pa.array(col, type=field.type) for col, field in zip(cols[:-2], self.schema)]
-        counts = list(zip(*[c or (0,) * self.n_counts for c in cols[-2]])) if self.n_counts else []
-        attrs = list(zip(*cols[-1])) if self.n_attributes else []
-        return (fixed + [pa.array(c, type=pa.int32()) for c in counts]
-                + [pa.array(a, type=pa.int16()) for a in attrs])
+        fixed = [pa.array(np.array(a), type=t) for a, (_, t) in zip(self.arrays, ENTITY_FIXED)]
+        counts = np.array(self.count_codes, dtype=np.int32).reshape(-1, self.n_counts) if self.n_counts else None
+        attrs = np.array(self.attr_codes, dtype=np.int16).reshape(-1, self.n_attributes) if self.n_attributes else None
+        return (fixed + [pa.array(counts[:, i]) for i in range(self.n_counts)]
+                + [pa.array(attrs[:, i]) for i in range(self.n_attributes)])
+
+    def flush(self) -> None:
+        super().flush()
+        del self.count_codes[:]
+        del self.attr_codes[:]

@@ -2,8 +2,9 @@
 
 The horizon is advanced one simulated day at a time so that, between days,
 buffers can be flushed and progress reported, without touching the hot path.
-Time series (queue lengths, busy and on-duty staff) are sampled on a fixed
-grid by a callback chain. At the end, open visits and live entities are
+Time series (entities inside and queued per stage, busy and on-duty staff
+per pool) are computed on a fixed grid from the visit records as they are
+flushed (see :mod:`routing_sim.engine.series`). At the end, open visits and live entities are
 written with their state, so censored work is counted, not dropped.
 """
 
@@ -17,8 +18,9 @@ import pyarrow as pa
 from simpy.events import Timeout
 
 from routing_sim.engine.build import Model
-from routing_sim.engine.core import NAN, entity_row
-from routing_sim.engine.records import VISITS, EntityTable, MemorySink, Sink, Table
+from routing_sim.engine.core import NAN
+from routing_sim.engine.records import MemorySink, Sink
+from routing_sim.engine.series import ObservedSink, SeriesAccumulator
 from routing_sim.units import parse_duration
 
 Progress = Callable[[float, float], None]
@@ -70,16 +72,19 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     """Run ``model`` to its horizon, writing visits, entities and time series to ``outputs``."""
     outputs = outputs or Outputs(MemorySink(), MemorySink(), MemorySink())
     env, world = model.env, model.world
+    accumulator = SeriesAccumulator(
+        model.codes.stages, [model.pools.index(s.pool) if s.pool else -1 for s in model.stages],
+        model.codes.pools, model.calendars, model.horizon, parse_duration(model.cfg.time.timeseries_step),
+    )
     visits = world.visits
-    visits.sink = outputs.visits
-    entities = EntityTable(model.codes.attributes, model.codes.counts, outputs.entities, world.entities)
-    series = Table(timeseries_schema(model), outputs.timeseries)
+    visits.sink = ObservedSink(outputs.visits, accumulator)
+    entities = world.entities
+    entities.sink = outputs.entities
 
     for pool, points in zip(model.pools, model.calendars):
         pool.scheduled = points[0][1]
         for t, n in points[1:]:
             Timeout(env, t, n).callbacks.append(pool.set_scheduled)
-    _sample_series(model, series, parse_duration(model.cfg.time.timeseries_step))
     for source in model.sources:
         source.begin()
 
@@ -96,7 +101,10 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     pool_hours = [pool.close(horizon) for pool in model.pools]
     visits.close()
     entities.close()
-    series.close()
+    series = accumulator.table().cast(timeseries_schema(model))
+    for batch in series.to_batches():
+        outputs.timeseries.write(batch)
+    outputs.timeseries.close()
     return SimulationSummary(
         horizon=horizon,
         events=next(env._eid),  # events scheduled so far
@@ -109,25 +117,6 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     )
 
 
-def _sample_series(model: Model, table: Table, step: float) -> None:
-    env, rows, horizon = model.env, table.rows, model.horizon
-    stages, pools = model.stages, model.pools
-
-    def sample(event: Timeout | None) -> None:
-        now = env._now
-        row = [now]
-        for stage in stages:
-            row += (stage.inside, stage.queued)
-        for pool in pools:
-            row += (pool.busy, pool.on_duty)
-        rows.append(tuple(row))
-        if now + step <= horizon + 1e-9:
-            Timeout(env, step, None).callbacks.append(sample)
-        table.flush_if_large(50_000)
-
-    sample(None)
-
-
 def _close_open_work(model: Model) -> None:
     """Write one open visit row and one in-progress entity row per live entity."""
     world = model.world
@@ -135,7 +124,7 @@ def _close_open_work(model: Model) -> None:
         stage = entity.at
         for append, value in zip(world.visits.appends, (entity.id, stage.index, entity.enter, entity.start, NAN, -1)):
             append(value)
-        world.entities.append(entity_row(entity, NAN, -1, stage.index))
+        world.entities.add(entity, NAN, -1, stage.index)
 
 
 def _spawned_by_kind(model: Model) -> dict[str, int]:
