@@ -71,7 +71,10 @@ def read_yaml(path: Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> tuple[Any, Li
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters before parsing starts
+        raise ConfigError([Problem(source, (), f"invalid YAML: {exc}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -228,7 +228,8 @@ def compile_routes(stage: Stage, codes: Codes, rules: list, streams: RandomStrea
         else:
             cum = cumulative(list(rule.to.values()))
             compiled.append((tests_of(codes, rule.when), -1, cum, tuple(codes.place(t) for t in rule.to)))
-            stage.route_stream = stage.route_stream or uniforms(streams.generator(f"route.{stage.name}"))
+            if stage.route_stream is None:  # (a Stream is a list: an empty one is falsy)
+                stage.route_stream = uniforms(streams.generator(f"route.{stage.name}"))
     stage.routes = tuple(compiled)
 
 

@@ -27,14 +27,16 @@ class SeriesAccumulator:
         self.step = step
         self.n = max(1, math.ceil(horizon / step - 1e-9))
         self.width = self.n + 1
+        self.grid = np.arange(self.n) * step
         self.inside = np.zeros(len(stage_names) * self.width, dtype=np.int64)
         self.queued = np.zeros_like(self.inside)
         self.busy = np.zeros(max(1, len(pool_names)) * self.width, dtype=np.int64)
 
     def _index(self, times: np.ndarray) -> np.ndarray:
+        """Index of the first grid time >= each time (``n`` for NaN or beyond the grid)."""
         idx = np.full(times.shape, self.n, dtype=np.int64)
         known = ~np.isnan(times)
-        idx[known] = np.minimum(np.ceil(times[known] / self.step - 1e-12), self.n).astype(np.int64)
+        idx[known] = np.searchsorted(self.grid, times[known], side="left")
         return idx
 
     def _add(self, target: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
@@ -56,7 +58,7 @@ class SeriesAccumulator:
         self._add(self.busy, pool[served], start[served], end[served])
 
     def table(self) -> pa.Table:
-        grid = np.arange(self.n) * self.step
+        grid = self.grid
         columns: dict[str, np.ndarray] = {"t": grid}
         inside = np.cumsum(self.inside.reshape(-1, self.width), axis=1)[:, : self.n]
         queued = np.cumsum(self.queued.reshape(-1, self.width), axis=1)[:, : self.n]
