@@ -23,7 +23,8 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else self.file
         field = dotted(self.path)
         text = f"{where}: {field}: {self.reason}" if field else f"{where}: {self.reason}"
-        return " ".join(text.split())  # always one line
+        text = "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in text)
+        return " ".join(text.split())  # always one line, no terminal control sequences
 
 
 class ConfigError(Exception):

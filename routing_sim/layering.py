@@ -50,6 +50,8 @@ def read_layered(path: Path, _children: tuple[Path, ...] = ()) -> tuple[Any, Ori
     line = lines.get(("extends",))
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         raise ConfigError([Problem(source, ("extends",), "must be the path of another config file", line)])
+    if "\x00" in parent_ref:
+        raise ConfigError([Problem(source, ("extends",), "must be the path of another config file", line)])
     parent = (path.parent / parent_ref).resolve()
     chain = _children + (path.resolve(),)
     if parent in chain:

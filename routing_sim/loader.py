@@ -9,6 +9,7 @@ problems each name the file, the line, the field path and the reason.
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,6 +37,7 @@ _TYPE_WORDS = {
     "date_from_datetime_parsing": "must be a date (YYYY-MM-DD)",
     "finite_number": "must be a finite number",
 }
+MAX_PROBLEMS = 50  # more would not help a reader, and a hostile file could ask for millions
 _WEAK = {"string_type", "list_type", "dict_type", "model_type", "literal_error"}
 
 
@@ -63,7 +65,10 @@ def validate_data(
         raise ConfigError(_problems_from_pydantic(exc, data, origins)) from None
     found = check_process(cfg)
     if found:
-        raise ConfigError([_problem(origins, path, reason) for path, reason in found])
+        problems = [_problem(origins, path, reason) for path, reason in found[:MAX_PROBLEMS]]
+        if len(found) > MAX_PROBLEMS:
+            problems.append(Problem(origins.default, (), f"... and {len(found) - MAX_PROBLEMS} more problems not shown"))
+        raise ConfigError(problems)
     return cfg
 
 
@@ -91,7 +96,10 @@ def _problems_from_pydantic(exc: ValidationError, data: Any, origins: Origins) -
     for err in exc.errors(include_url=False):
         by_path.setdefault(_data_path(data, err["loc"]), []).append(err)
     problems = []
-    for path, errs in by_path.items():
+    for n, (path, errs) in enumerate(by_path.items()):
+        if n == MAX_PROBLEMS:
+            problems.append(Problem(origins.default, (), f"... and {len(by_path) - n} more problems not shown"))
+            break
         strong = [e for e in errs if e["type"] not in _WEAK] or errs
         err = max(strong, key=lambda e: len(e["loc"]))
         if err["type"] in ("extra_forbidden", "missing"):
@@ -101,7 +109,10 @@ def _problems_from_pydantic(exc: ValidationError, data: Any, origins: Origins) -
 
 
 def _got(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an integer past Python's digit limit, a structure nested too deep
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -111,7 +122,7 @@ def _reason(err: dict) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         name = str(err["loc"][-1])
-        close = difflib.get_close_matches(name, _known_fields(), n=1)
+        close = [c for c in difflib.get_close_matches(name, _known_fields(), n=2) if c != name][:1]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown field {name!r}{hint}"
     bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
@@ -137,6 +148,7 @@ def _reason(err: dict) -> str:
     return f"{err['msg']} (got {_got(value)})"
 
 
+@functools.lru_cache(maxsize=1)
 def _known_fields() -> list[str]:
     names: set[str] = set()
     stack: list[type[BaseModel]] = [ProcessConfig]

@@ -63,7 +63,7 @@ def safe_child(root: Path, *parts: str) -> Path:
     root_resolved = root.resolve()
     path = root.joinpath(*parts)
     for part in parts:
-        if not part or part in (".", "..") or "/" in part or "\\" in part or Path(part).is_absolute():
+        if not part or part in (".", "..") or any(c in part for c in "/\\\x00") or Path(part).is_absolute():
             raise RunError(f"output name {part!r} would leave the results folder {root}")
     if root_resolved not in path.resolve().parents:
         raise RunError(f"output path {path} is outside the results folder {root}")

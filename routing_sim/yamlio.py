@@ -100,7 +100,11 @@ def _convert(node: Node, path: tuple, lines: Lines, source: str, loader: yaml.Sa
         raise ConfigError([Problem(source, path, f"nested deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)])
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, ScalarNode):
-        value = loader.construct_object(node, deep=True)
+        try:
+            value = loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError) as exc:  # e.g. 2024-02-30, or an integer of 5,000 digits
+            reason = f"not a valid value ({type(exc).__name__}: {str(exc)[:80]})"
+            raise ConfigError([Problem(source, path, reason, node.start_mark.line + 1)]) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError([Problem(source, path, f"must be a finite number (got {node.value})", node.start_mark.line + 1)])
         return value
@@ -109,7 +113,10 @@ def _convert(node: Node, path: tuple, lines: Lines, source: str, loader: yaml.Sa
     if isinstance(node, MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            try:
+                key = loader.construct_object(key_node, deep=True)
+            except (ValueError, OverflowError, TypeError):
+                key = str(key_node.value)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 key = str(key)
             key = str(key)

@@ -231,37 +231,48 @@ def _reachability(cfg: ProcessConfig) -> Found:
                     )
 
 
-def can_take_zero_time(stage: Stage) -> bool:
-    dists = [stage.service] if not isinstance(stage.service, ByAttribute) else [
-        *stage.service.cases.values(), *([stage.service.default] if stage.service.default else [])
-    ]
-    for dist in dists:
-        if isinstance(dist, Fixed) and parse_duration(dist.value) == 0:
-            return True
-        if isinstance(dist, Uniform) and parse_duration(dist.low) == 0:
-            return True
-        if isinstance(dist, Empirical) and any(parse_duration(v) == 0 for v in dist.values):
-            return True
+def _can_be_zero(dist: object) -> bool:
+    if isinstance(dist, Fixed):
+        return parse_duration(dist.value) == 0
+    if isinstance(dist, Uniform):
+        return parse_duration(dist.low) == 0
+    if isinstance(dist, Empirical):
+        return any(parse_duration(v) == 0 for v in dist.values)
     return False
 
 
+def can_take_zero_time(stage: Stage) -> bool:
+    if isinstance(stage.service, ByAttribute):
+        dists = [*stage.service.cases.values(), *([stage.service.default] if stage.service.default else [])]
+    else:
+        dists = [stage.service]
+    return any(_can_be_zero(d) for d in dists)
+
+
 def _zero_time_loops(cfg: ProcessConfig) -> Found:
-    """A routing cycle through stages that can all take zero time would never let the clock advance."""
+    """A cycle through stages that can all take zero time (by routing, or by spawns with a delay
+    that can be zero) would never let the clock advance. Iterative depth-first search."""
     zero = {name for name, stage in cfg.stages.items() if can_take_zero_time(stage)}
-    graph = {name: [t for t in stage_targets(cfg.stages[name]) if t in zero] for name in zero}
-    state: dict[str, int] = {}
-
-    def visit(node: str) -> str | None:
-        state[node] = 1
-        for nxt in graph[node]:
-            if state.get(nxt) == 1:
-                return nxt
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        state[node] = 2
-        return None
-
-    for node in sorted(zero):
-        if node not in state and (found := visit(node)):
-            yield ("stages", found, "next"), "routing loop through stages that can take zero time"
-            return
+    graph = {
+        name: sorted({t for t in stage_targets(cfg.stages[name]) if t in zero}
+                     | {sp.to for sp in cfg.stages[name].spawn if sp.to in zero and _can_be_zero(sp.after)})
+        for name in zero
+    }
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in sorted(zero):
+        if root in state:
+            continue
+        stack = [(root, iter(graph[root]))]
+        state[root] = 1
+        while stack:
+            node, successors = stack[-1]
+            nxt = next(successors, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                yield ("stages", nxt, "next"), "loop through stages that can take zero time (routing or spawns)"
+                return
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(graph[nxt])))

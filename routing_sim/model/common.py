@@ -62,7 +62,9 @@ Condition = dict[Name, Union[Value, list[Value]]]
 PROBABILITY_TOLERANCE = 1e-6
 
 
-def check_distribution(p: dict[str, float]) -> dict[str, float]:
+def check_distribution(p: dict[str, float] | None) -> dict[str, float] | None:
+    if p is None:
+        return p
     total = sum(p.values())
     if abs(total - 1.0) > PROBABILITY_TOLERANCE:
         raise ValueError(f"probabilities must sum to 1 (got {total:.6g})")

@@ -141,7 +141,7 @@ class Rota(Strict):
         from routing_sim.units import parse_duration
 
         hours = parse_duration(value)
-        if abs(168 / hours - round(168 / hours)) > 1e-9:
+        if hours > 168 or abs(168 / hours - round(168 / hours)) > 1e-9:
             raise ValueError(f"shift length must divide a week of 168 h (got {value})")
         return value
 
