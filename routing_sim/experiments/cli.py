@@ -1,0 +1,183 @@
+"""Command-line entry points for experiments: ``run`` (dispatching on the file) and ``compare``.
+
+``register(app)`` replaces the ``run`` command with one that runs an
+experiment file (a YAML file with a top-level ``base:`` or ``variants:``) and
+hands any other file to the original ``run`` unchanged, and adds ``compare``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from routing_sim.errors import ConfigError, RunError
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def register(app: typer.Typer) -> None:
+    original = _take_command(app, "run")
+
+    @app.command("run")
+    def run(
+        config: Path = typer.Argument(..., help="A process config, or an experiment file (scenarios/*.yaml)."),
+        seed: int | None = typer.Option(None, min=0, help="Root seed; defaults to the file's seed."),
+        results: Path = typer.Option(Path("results"), "--out", help="Results folder."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Experiments: worker processes (1: serial)."),
+        dask: str | None = typer.Option(None, "--dask", help="Experiments: 'local' or a scheduler address "
+                                                                 "such as tcp://host:8786."),
+    ) -> None:
+        """Run one replication of a process config, or every task of an experiment file (rerun to resume)."""
+        if not is_experiment_file(config):
+            if workers != 1 or dask is not None:
+                _fail(EXIT_BAD_INPUT, f"{config}: --workers and --dask apply to experiment files only")
+            original(config=config, seed=seed, results=results, quiet=quiet)
+            return
+        run_experiment_command(config, seed, results, quiet, workers, dask)
+
+    @app.command("compare")
+    def compare(
+        target: Path = typer.Argument(..., help="An experiment's results folder, or its experiment file."),
+        results: Path = typer.Option(Path("results"), "--out", help="Results folder (for an experiment file)."),
+        baseline: str | None = typer.Option(None, help="Compare against this variant instead."),
+        kpi: list[str] | None = typer.Option(None, "--kpi", help="KPIs to show (repeat); default: the report."),
+    ) -> None:
+        """Compare variants: means with t-intervals, paired differences against the baseline.
+
+        Also writes summary.json and summary.csv to the experiment's folder."""
+        compare_command(target, results, baseline, kpi or None)
+
+
+def _take_command(app: typer.Typer, name: str) -> Any:
+    for info in list(app.registered_commands):
+        if (info.name or getattr(info.callback, "__name__", "")) == name:
+            app.registered_commands.remove(info)
+            return info.callback
+    raise RuntimeError(f"no command {name!r} to extend")
+
+
+def _fail(code: int, message: str) -> None:
+    from routing_sim.cli import err
+
+    err.print(message, markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def is_experiment_file(path: Path) -> bool:
+    from routing_sim.experiments.spec import is_experiment
+    from routing_sim.yamlio import read_yaml
+
+    try:
+        data, _ = read_yaml(path)
+    except Exception:  # noqa: BLE001 - not readable as an experiment: the process-config loader reports it
+        return False
+    return is_experiment(data)
+
+
+def run_experiment_command(path: Path, seed: int | None, results: Path, quiet: bool, workers: int,
+                           dask: str | None) -> None:
+    from routing_sim.cli import _report_config_error, out
+    from routing_sim.experiments.resolve import load_experiment
+    from routing_sim.experiments.runner import run_experiment
+    from routing_sim.experiments.store import Store
+    from routing_sim.experiments.summary import comparison_table, notes
+
+    if dask is not None and dask != "local" and "://" not in dask:
+        _fail(EXIT_BAD_INPUT, f"--dask: 'local' or a scheduler address such as tcp://host:8786 (got {dask!r})")
+    try:
+        exp = load_experiment(path, seed=seed)
+    except ConfigError as exc:
+        _report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    folder = Store.under(results, exp.name).folder
+    try:
+        with TaskProgress(quiet) as progress:
+            summary = run_experiment(exp, results, workers=workers, dask=dask, progress=progress)
+    except KeyboardInterrupt:
+        _fail(EXIT_INTERRUPTED, f"interrupted: finished tasks are kept in {folder}; run the same command to resume")
+    except RunError as exc:
+        _fail(EXIT_FAILED, f"{path}: {exc}")
+    if not quiet:
+        out.print(comparison_table(summary))
+    for line in notes(summary):
+        out.print(line, markup=False, soft_wrap=True)
+    out.print(f"results: {folder}", markup=False, soft_wrap=True)
+    if summary["tasks"]["failed"] or summary["tasks"]["missing"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def compare_command(target: Path, results: Path, baseline: str | None, kpis: list[str] | None) -> None:
+    from routing_sim.cli import _report_config_error, out
+    from routing_sim.experiments.spec import read_spec
+    from routing_sim.experiments.store import Store
+    from routing_sim.experiments.summary import comparison_table, notes, summarise, write_summary
+
+    if target.is_dir():
+        store = Store(target)
+    else:
+        try:
+            spec, _, _ = read_spec(target)
+        except ConfigError as exc:
+            _report_config_error(exc)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        store = Store.under(results, spec.name)
+    try:
+        plan = store.read_plan()
+    except (OSError, ValueError):
+        _fail(EXIT_BAD_INPUT, f"{store.folder}: no experiment results here (run the experiment first)")
+    try:
+        summary = summarise(store, plan, baseline)
+    except KeyError as exc:
+        _fail(EXIT_BAD_INPUT, f"--baseline: {exc.args[0]}")
+    unknown = [k for k in kpis or [] if not any(k in v["kpis"] for v in summary["variants"].values())]
+    if unknown:
+        _fail(EXIT_BAD_INPUT, f"--kpi: no such KPI in the results: {', '.join(unknown)}")
+    write_summary(store, summary)
+    out.print(comparison_table(summary, kpis))
+    for line in notes(summary):
+        out.print(line, markup=False, soft_wrap=True)
+    out.print(f"summary: {store.folder / 'summary.json'}", markup=False, soft_wrap=True)
+
+
+class TaskProgress:
+    """One rich progress bar over tasks, with ETA, on stderr; a no-op when quiet."""
+
+    def __init__(self, quiet: bool):
+        from routing_sim.cli import err
+
+        self.err = err
+        self.bar = None if quiet else Progress(
+            TextColumn("tasks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True,
+        )
+        self.task: Any = None
+        self.failed = 0
+
+    def __enter__(self) -> TaskProgress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def add(self, tasks: int, skipped: int) -> None:
+        if skipped:
+            self.err.print(f"{skipped} tasks already done by an earlier run (skipped), {tasks} to run", markup=False)
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("tasks", total=tasks, failed=0)
+        else:
+            self.bar.update(self.task, total=self.bar.tasks[0].total + tasks)
+
+    def advance(self, record: dict[str, Any]) -> None:
+        if record.get("status") != "ok":
+            self.failed += 1
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, advance=1, failed=self.failed)

@@ -1,0 +1,107 @@
+"""An experiment's folder: one JSON file per task, written atomically, read back to resume.
+
+``results/<experiment>/`` holds
+
+- ``tasks/<key>.json``: one per (config, seed, replication, warm-up), written
+  by the driver with ``runfolder.write_json`` (a temporary file, fsync, rename),
+  so a file under its final name is always complete, whatever kills the run;
+- ``experiment.json``: the plan (variants, their overrides and config hashes,
+  seed, warm-up, replications), rewritten after every round, and what ``compare``
+  reads;
+- ``summary.json`` and ``summary.csv``: the comparison.
+
+The key is derived from the resolved config's hash, the seed and the
+replication (and the warm-up), so rerunning the same command finds the work
+already done and runs only the rest; a variant renamed or shared by two
+experiments keeps its results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from routing_sim.runfolder import safe_child, write_json
+
+TASKS = "tasks"
+PLAN = "experiment.json"
+
+
+def replication_key(config_hash: str, seed: int, replication: int, warmup_h: float) -> str:
+    return f"{config_hash[:16]}-s{seed}-r{replication}-w{warmup_h / 24:g}d"
+
+
+def pilot_key(config_hash: str, seed: int, replication: int, series: str, every_h: float) -> str:
+    return f"{config_hash[:16]}-s{seed}-r{replication}-mser-{series}-{every_h:g}h"
+
+
+class Store:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.tasks = folder / TASKS
+
+    @classmethod
+    def under(cls, results: Path, name: str) -> Store:
+        return cls(safe_child(results, name))
+
+    def open(self) -> Store:
+        self.tasks.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
+        return self
+
+    def path(self, key: str) -> Path:
+        return safe_child(self.tasks, f"{key}.json")
+
+    def write(self, record: dict[str, Any]) -> None:
+        write_json(self.path(record["key"]), record)
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        try:
+            with open(self.path(key), encoding="utf-8") as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return None
+
+    def finished(self) -> set[str]:
+        """Keys whose task ended well (failed tasks are run again)."""
+        keys = set()
+        if not self.tasks.is_dir():
+            return keys
+        for path in self.tasks.glob("*.json"):
+            record = self.read(path.stem)
+            if record is not None and record.get("status") == "ok":
+                keys.add(path.stem)
+        return keys
+
+    def write_plan(self, plan: dict[str, Any]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json(self.folder / PLAN, plan)
+
+    def read_plan(self) -> dict[str, Any]:
+        with open(self.folder / PLAN, encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary files left by a driver that was killed mid-write (its process no longer exists)."""
+        for folder in (self.folder, self.tasks):
+            for tmp in folder.glob(".*.tmp-*"):
+                pid = tmp.name.rsplit("-", 1)[-1]
+                if pid.isdigit() and not process_alive(int(pid)):
+                    tmp.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True

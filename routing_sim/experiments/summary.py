@@ -1,0 +1,210 @@
+"""The comparison: per KPI, each variant's mean with a t-interval and the paired difference
+against the baseline (replication r of every variant shares its random streams).
+
+``summarise`` reads only the plan (``experiment.json``) and the task files, so
+``routing-sim compare`` gives the same answer as the end of ``run``; the
+summary holds no time stamps, so the same results give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from routing_sim.experiments.stats import interval, paired
+from routing_sim.experiments.store import Store, replication_key
+from routing_sim.runfolder import write_atomic, write_json
+
+
+def variant_values(store: Store, plan: dict[str, Any], variant: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """``{replication: record}`` of one variant's replications (ok or failed) found in the store."""
+    out = {}
+    for r in range(plan["replications"]["n"]):
+        record = store.read(replication_key(variant["config_hash"], plan["seed"], r, plan["warmup"]["hours"]))
+        if record is not None:
+            out[r] = record
+    return out
+
+
+def summarise(store: Store, plan: dict[str, Any], baseline: str | None = None) -> dict[str, Any]:
+    baseline = baseline or plan["baseline"]
+    names = [v["name"] for v in plan["variants"]]
+    if baseline not in names:
+        raise KeyError(f"no variant named {baseline!r} (variants: {', '.join(names)})")
+    level, n = plan["level"], plan["replications"]["n"]
+    records = {v["name"]: variant_values(store, plan, v) for v in plan["variants"]}
+    ok = {name: {r: rec["kpis"] for r, rec in recs.items() if rec.get("status") == "ok"}
+          for name, recs in records.items()}
+    failed = [{"variant": name, "replication": r, "key": rec["key"], "error": rec.get("error")}
+              for name, recs in records.items() for r, rec in sorted(recs.items()) if rec.get("status") != "ok"]
+    missing = [{"variant": name, "replication": r} for name in names for r in range(n) if r not in records[name]]
+    codes = sorted({session["code"] for session in plan.get("sessions", [])})
+    kpi_names = _kpi_order(ok)
+    base = ok[baseline]
+    variants: dict[str, Any] = {}
+    for spec in plan["variants"]:
+        mine = ok[spec["name"]]
+        series = {k: {r: kp[k] for r, kp in mine.items() if k in kp and _finite(kp[k])} for k in kpi_names}
+        base_series = {k: {r: kp[k] for r, kp in base.items() if k in kp and _finite(kp[k])} for k in kpi_names}
+        variants[spec["name"]] = {
+            "config_hash": spec["config_hash"],
+            "overrides": spec["overrides"],
+            "replications_ok": len(mine),
+            "kpis": {k: interval([series[k][r] for r in sorted(series[k])], level) for k in kpi_names},
+            "vs_baseline": None if spec["name"] == baseline else
+            {k: paired(series[k], base_series[k], level) for k in kpi_names},
+        }
+    return {
+        "experiment": plan["experiment"],
+        "seed": plan["seed"],
+        "level": level,
+        "baseline": baseline,
+        "replications": plan["replications"],
+        "warmup": plan["warmup"],
+        "report": plan["report"],
+        "tasks": {"expected": n * len(names), "ok": sum(len(v) for v in ok.values()), "failed": failed,
+                  "missing": missing, "code_versions": codes},
+        "variants": variants,
+    }
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _kpi_order(ok: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
+    names: dict[str, None] = {}
+    for recs in ok.values():
+        for kpis in recs.values():
+            names.update(dict.fromkeys(kpis))
+    return list(names)
+
+
+def write_summary(store: Store, summary: dict[str, Any]) -> None:
+    write_json(store.folder / "summary.json", summary)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["variant", "kpi", "n", "mean", "ci_low", "ci_high", "diff_n", "diff_mean", "diff_low",
+                     "diff_high"])
+    for name, v in summary["variants"].items():
+        for kpi, s in v["kpis"].items():
+            d = (v["vs_baseline"] or {}).get(kpi) or {}
+            writer.writerow([name, kpi, s["n"], _num(s["mean"]), _num(s["low"]), _num(s["high"]), d.get("n", ""),
+                             _num(d.get("mean")), _num(d.get("low")), _num(d.get("high"))])
+    write_atomic(store.folder / "summary.csv", buffer.getvalue())
+
+
+def _num(x: Any) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else repr(x)
+
+
+def comparison_table(summary: dict[str, Any], kpis: list[str] | None = None) -> Table:
+    """A rich table: per KPI and variant, mean [CI] and the paired difference against the baseline [CI]."""
+    kpis = kpis or summary["report"]
+    pct = round(summary["level"] * 100)
+    reps = summary["replications"]
+    title = (f"{summary['experiment']}: {reps['n']} replications per variant, warm-up "
+             f"{summary['warmup']['hours'] / 24:g} d, {pct} % t-intervals; differences paired against "
+             f"'{summary['baseline']}' (common random numbers); * = CI excludes 0")
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("KPI / variant", overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column(f"mean [{pct} % CI]", justify="right", no_wrap=True)
+    table.add_column("difference vs baseline [CI]", justify="right", no_wrap=True)
+    for kpi in kpis:
+        table.add_row(f"[bold]{kpi}[/bold]", "", "", "")
+        for i, (name, v) in enumerate(summary["variants"].items()):
+            s = v["kpis"].get(kpi)
+            d = (v["vs_baseline"] or {}).get(kpi) if v["vs_baseline"] is not None else None
+            cell = _interval_text(kpi, s) if s else "no data"
+            diff = "baseline" if v["vs_baseline"] is None else (_diff_text(kpi, d) if d else "-")
+            table.add_row(f"  {escape(name)}", str(s["n"]) if s else "0", cell, diff,
+                          end_section=i == len(summary["variants"]) - 1)
+    return table
+
+
+def _is_share(kpi: str) -> bool:
+    last = kpi.rsplit(".", 1)[-1]
+    return last.startswith("share") or last == "utilisation"
+
+
+def _fmt(x: float, share: bool) -> str:
+    if math.isnan(x):
+        return "-"
+    if share:
+        return f"{x * 100:.1f}"
+    magnitude = abs(x)
+    if magnitude >= 1000:
+        return f"{x:,.0f}"
+    if magnitude >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}" if magnitude >= 0.001 or x == 0 else f"{x:.2e}"
+
+
+def _interval_text(kpi: str, s: dict[str, Any]) -> str:
+    share = _is_share(kpi)
+    unit = " %" if share else ""
+    if s["n"] < 2:
+        return f"{_fmt(s['mean'], share)}{unit}"
+    return f"{_fmt(s['mean'], share)}{unit} [{_fmt(s['low'], share)}, {_fmt(s['high'], share)}]"
+
+
+def _diff_text(kpi: str, d: dict[str, Any]) -> str:
+    share = _is_share(kpi)
+    unit = " pts" if share else ""
+    if d["n"] < 2:
+        return f"{_sign(d['mean'], share)}{unit}" if d["n"] else "-"
+    star = " *" if d["low"] > 0 or d["high"] < 0 else "  "
+    return f"{_sign(d['mean'], share)}{unit} [{_sign(d['low'], share)}, {_sign(d['high'], share)}]{star}"
+
+
+def _sign(x: float, share: bool) -> str:
+    text = _fmt(x, share)
+    return text if text.startswith("-") or math.isnan(x) else f"+{text}"
+
+
+def notes(summary: dict[str, Any]) -> list[str]:
+    """Plain lines under the table: how the replications and the warm-up were chosen, what failed."""
+    lines = []
+    reps = summary["replications"]
+    if reps["method"] == "fixed":
+        lines.append(f"replications: {reps['n']} per variant (fixed)")
+    else:
+        target = f"{reps['precision'] * 100:g} %"
+        worst = max(((s["precision"], v, k) for v, seq in reps.get("sequences", {}).items() for k, s in seq.items()),
+                    default=(math.nan, "-", "-"), key=lambda t: -1 if t[0] != t[0] else t[0])
+        if reps.get("done"):
+            lines.append(f"replications algorithm (Hoad, Robinson and Davies 2010): CI half-width <= {target} of the "
+                         f"mean for {', '.join(reps['kpis'])} in every variant from n = {reps['n_solution']}, "
+                         f"held over a look-ahead of {reps['lookahead']}; ran {reps['n']}; widest now "
+                         f"{worst[0] * 100:.2f} % ({worst[1]}, {worst[2]})")
+        else:
+            lines.append(f"replications algorithm: target {target} NOT reached at the cap of {reps['n']} "
+                         f"replications; widest {worst[0] * 100:.2f} % ({worst[1]}, {worst[2]})")
+    warm = summary["warmup"]
+    if warm["method"] == "mser5":
+        flagged = [name for name, v in warm["variants"].items() if v["no_steady_state"]]
+        lines.append(f"warm-up: {warm['hours'] / 24:g} d, the longest MSER-5 truncation over the variants "
+                     f"(time series {warm['series']}, means over {warm['every_h']:g} h, "
+                     f"{next(iter(warm['variants'].values()))['pilot_runs']} pilot runs per variant), rounded up "
+                     f"to whole days" + (f"; no steady state found for: {', '.join(flagged)}" if flagged else ""))
+        if warm.get("note"):
+            lines.append(f"warm-up: {warm['note']}")
+    else:
+        lines.append(f"warm-up: {warm['hours'] / 24:g} d ({warm['method']})")
+    tasks = summary["tasks"]
+    if tasks["failed"]:
+        lines.append(f"FAILED: {len(tasks['failed'])} of {tasks['expected']} tasks (left out of the statistics):")
+        lines += [f"  {f['variant']} replication {f['replication']}: {f['error']}" for f in tasks["failed"][:10]]
+    if len(tasks["code_versions"]) > 1:
+        lines.append(f"WARNING: runs with {len(tasks['code_versions'])} versions of the routing_sim sources "
+                     f"({', '.join(tasks['code_versions'])}) computed these results; delete the tasks folder "
+                     "to recompute them all with one version")
+    if tasks["missing"]:
+        lines.append(f"MISSING: {len(tasks['missing'])} of {tasks['expected']} tasks have no result")
+    return lines

@@ -1,0 +1,199 @@
+"""Running experiments: the same bytes on every executor, failures recorded, kill and resume.
+
+- Serial, process-pool and Dask runs of one experiment write byte-identical task files and summary.
+- A task that raises is recorded with its error, the others finish, the summary and the exit code
+  say what failed, and a rerun completes the work.
+- A real SIGKILL of the driver (a subprocess running the CLI) loses nothing: the rerun skips the
+  finished tasks without touching them and ends with files identical to an uninterrupted run; a
+  SIGKILL of one pool worker is survived by the running driver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from routing_sim import logs
+from routing_sim.experiments.runner import run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+MMC = ROOT / "configs" / "textbook" / "mmc.yaml"
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs():
+    logs.configure("warning")
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def experiment(tmp_path: Path, name: str = "mmc-staff", horizon: str = "3d", replications: int = 3, **extra) -> Path:
+    spec = {"name": name, "base": str(MMC), "seed": 3, "overrides": {"time.horizon": horizon},
+            "variants": {"three": {}, "four": {"pools.servers.headcount": 4}}, "replications": replications,
+            "report": ["stages.service.wait.mean_h", "pools.servers.utilisation"], **extra}
+    return write(tmp_path / f"{name}.yaml", spec)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every task file and the summaries, by name. The plan (environment, sessions) is left out, and so
+    is the summary's list of code versions: other work on the sources may change it between runs."""
+    out = {f"tasks/{p.name}": p.read_bytes() for p in sorted((folder / "tasks").glob("*.json"))}
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["tasks"].pop("code_versions")
+    out["summary.json"] = json.dumps(summary, sort_keys=True).encode()
+    out["summary.csv"] = (folder / "summary.csv").read_bytes()
+    return out
+
+
+def test_serial_process_pool_and_dask_write_the_same_bytes(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    exp = experiment(tmp_path, warmup={"mser5": "queued.service", "every": "2h", "pilot": 2})
+    serial = run_experiment(exp, tmp_path / "serial")
+    run_experiment(exp, tmp_path / "pool", workers=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        run_experiment(exp, tmp_path / "dask", dask=client)
+    reference = files(tmp_path / "serial" / "mmc-staff")
+    assert len(reference) == 2 * 3 + 2 * 2 + 2  # replications, MSER-5 pilot runs, summaries
+    assert files(tmp_path / "pool" / "mmc-staff") == reference
+    assert files(tmp_path / "dask" / "mmc-staff") == reference
+    assert serial["tasks"]["ok"] == 6 and serial["warmup"]["method"] == "mser5"
+
+
+def test_a_task_that_raises_is_recorded_and_the_rest_finish(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from routing_sim.cli import app
+    from routing_sim.experiments import tasks
+
+    real = tasks.simulate_config
+
+    def flaky(cfg, seed=None, replication=0, **kw):
+        if replication == 1:
+            raise ZeroDivisionError("injected failure")
+        return real(cfg, seed=seed, replication=replication, **kw)
+
+    exp = experiment(tmp_path)
+    out = tmp_path / "results"
+    monkeypatch.setattr(tasks, "simulate_config", flaky)
+    result = CliRunner().invoke(app, ["run", str(exp), "--out", str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED: 2 of 6 tasks" in result.output and "ZeroDivisionError: injected failure" in result.output
+    summary = yaml.safe_load((out / "mmc-staff" / "summary.json").read_text())
+    assert [(f["variant"], f["replication"]) for f in summary["tasks"]["failed"]] == [("three", 1), ("four", 1)]
+    assert summary["variants"]["four"]["kpis"]["pools.servers.utilisation"]["n"] == 2
+    failed = [yaml.safe_load(p.read_text()) for p in (out / "mmc-staff" / "tasks").glob("*-r1-*.json")]
+    assert len(failed) == 2 and all(r["status"] == "failed" and r["traceback"] for r in failed)
+
+    monkeypatch.setattr(tasks, "simulate_config", real)
+    again = run_experiment(exp, out)  # failed tasks are run again, finished ones are not
+    assert again["tasks"]["ok"] == 6 and not again["tasks"]["failed"]
+    run_experiment(exp, tmp_path / "clean")
+    assert files(out / "mmc-staff") == files(tmp_path / "clean" / "mmc-staff")
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "routing_sim.cli", *args]
+
+
+def wait_for_files(folder: Path, count: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(folder.glob("*.json"))) < count:
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.02)
+
+
+def group_gone(pgid: int, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sigkill_of_the_driver_then_resume_gives_identical_results(tmp_path):
+    exp = experiment(tmp_path, horizon="200d", replications=8, warmup="2d")
+    out = tmp_path / "results"
+    tasks = out / "mmc-staff" / "tasks"
+    command = cli("run", str(exp), "--out", str(out), "--workers", "2", "-q")
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        tasks.mkdir(parents=True, exist_ok=True)
+        wait_for_files(tasks, 4, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        assert proc.returncode == -signal.SIGKILL
+        assert group_gone(proc.pid), "pool workers outlived the killed driver"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in tasks.glob("*.json")}
+    assert 4 <= len(before) < 16 and not (out / "mmc-staff" / "summary.json").exists()
+    (tasks / ".stale.json.tmp-999999999").write_text("half a file")  # as a killed write would leave
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(before)} tasks already done by an earlier run (skipped), {16 - len(before)} to run" in resumed.stderr
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in tasks.glob("*.json")}
+    assert all(after[name] == before[name] for name in before)  # finished work was not redone
+    assert not list(tasks.glob(".*tmp*"))
+
+    run_experiment(exp, tmp_path / "uninterrupted")
+    assert files(out / "mmc-staff") == files(tmp_path / "uninterrupted" / "mmc-staff")
+
+
+def pool_workers(driver: int) -> list[int]:
+    """Pool workers of a driver started in its own session: same process group, not its children."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid, pgid = int(fields[1]), int(fields[2])
+        if pgid == driver and int(entry.name) != driver and ppid != driver:
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_driver_survives_a_killed_worker(tmp_path):
+    exp = experiment(tmp_path, name="worker-kill", horizon="200d", replications=6)
+    out = tmp_path / "results"
+    tasks = out / "worker-kill" / "tasks"
+    tasks.mkdir(parents=True)
+    proc = subprocess.Popen(cli("run", str(exp), "--out", str(out), "--workers", "2", "-q"),
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_files(tasks, 1, proc)
+        workers = pool_workers(proc.pid)
+        assert workers
+        os.kill(workers[0], signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 0, stderr
+    assert "worker_died" in stderr
+    run_experiment(exp, tmp_path / "uninterrupted")
+    assert files(out / "worker-kill") == files(tmp_path / "uninterrupted" / "worker-kill")
