@@ -1,0 +1,55 @@
+"""The ``report`` and ``export-log`` commands, registered on the main CLI by :func:`register`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+def report(
+    results_dir: Path = typer.Argument(..., help="A run folder, a folder of run folders, or an experiment folder."),
+    baseline: str | None = typer.Option(None, help="Variant to compare against (default: the first by name)."),
+) -> None:
+    """Write RESULTS_DIR/report.html (one offline file) and its figures as PNG and SVG in RESULTS_DIR/figures/."""
+    from routing_sim.errors import ConfigError, RunError
+    from routing_sim.report import write_report
+
+    if not results_dir.is_dir():
+        typer.echo(f"{results_dir}: not a folder", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        path = write_report(results_dir, baseline)
+    except (RunError, ConfigError) as exc:
+        typer.echo(f"{results_dir}: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    typer.echo(f"report: {path}")
+
+
+def export_log(
+    results_dir: Path = typer.Argument(..., help="A run folder (with visits.parquet and entities.parquet)."),
+    max_cases: int | None = typer.Option(None, "--max-cases", min=1, help="Only the first N cases (by id)."),
+    formats: str = typer.Option("csv,xes", "--formats", help="Which files: csv, xes or both (comma-separated)."),
+) -> None:
+    """Write RESULTS_DIR/events.csv and events.xes: one start and one complete event per stage visit."""
+    from routing_sim.errors import RunError
+    from routing_sim.report.eventlog import export_log as export
+
+    wanted = {f.strip() for f in formats.split(",") if f.strip()}
+    if not wanted or wanted - {"csv", "xes"}:
+        typer.echo(f"--formats: give csv, xes or csv,xes (got {formats!r})", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        written = export(results_dir, max_cases=max_cases, csv="csv" in wanted, xes="xes" in wanted)
+    except RunError as exc:
+        typer.echo(f"{results_dir}: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    for path in written:
+        typer.echo(f"event log: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+    app.command("export-log")(export_log)

@@ -1,0 +1,273 @@
+"""The report's figures, drawn with matplotlib and saved as PNG and SVG, byte-stable for the same results.
+
+No pyplot and no global backend: each figure is a :class:`matplotlib.figure.Figure`
+rendered by the Agg (PNG) or SVG canvas. Stability: fixed fonts and sizes under
+an ``rc_context``, ``svg.hashsalt`` fixed, no date or software in the metadata.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from routing_sim.model.process import Deadline
+from routing_sim.report import measures
+from routing_sim.report.study import Study, Variant
+
+RC = {
+    "svg.hashsalt": "routing-sim-report",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "path.simplify": True,
+}
+COLOURS = ("#1f5fa8", "#d4651a", "#2e8b57", "#8e44ad", "#b8860b", "#c0392b")
+MAX_VARIANTS = len(COLOURS)
+WIDTH, ROW, DPI = 10.0, 2.5, 100
+
+
+@dataclass
+class Rendered:
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+
+def style() -> matplotlib.rc_context:
+    return matplotlib.rc_context(RC)
+
+
+def save(fig: Figure, folder: Path, name: str) -> bytes:
+    """Write ``name.png`` and ``name.svg`` into ``folder``; return the PNG bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    png, svg = io.BytesIO(), io.BytesIO()
+    fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
+    if fig.get_layout_engine() is not None:
+        fig.set_layout_engine("none")  # keep the layout found for the PNG: finding it again costs time
+    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    (folder / f"{name}.png").write_bytes(png.getvalue())
+    (folder / f"{name}.svg").write_bytes(svg.getvalue())
+    return png.getvalue()
+
+
+def grid(panels: int, ncols: int = 2) -> tuple[Figure, list]:
+    """Panels in rows of ``ncols``, with fixed margins in inches (a layout engine would double the drawing time)."""
+    ncols = 1 if panels == 1 else ncols
+    rows = math.ceil(panels / ncols)
+    height = ROW * rows + 0.6
+    fig = Figure(figsize=(WIDTH, height))
+    fig.subplots_adjust(left=0.75 / WIDTH, right=1 - 0.15 / WIDTH, bottom=0.55 / height, top=1 - 0.3 / height,
+                        wspace=0.17, hspace=0.75 / ROW)
+    axes = fig.subplots(rows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes[:panels]
+
+
+def shown(study: Study) -> list[Variant]:
+    """Variants drawn in the time-series figures: those with tables, at most ``MAX_VARIANTS``."""
+    return [v for v in study.variants if v.has_tables][:MAX_VARIANTS]
+
+
+def coloured(variants: list[Variant]) -> Iterator[tuple[Variant, str]]:
+    return zip(variants, COLOURS)
+
+
+def draw_fan(ax, fan: measures.Fan, colour: str, label: str, scale: float = 1 / 24) -> None:
+    x = fan.t * scale
+    if fan.n > 1:
+        ax.fill_between(x, fan.low, fan.high, color=colour, alpha=0.22, linewidth=0)
+    ax.plot(x, fan.mid, color=colour, linewidth=0.9, label=label)
+
+
+def fan_label(v: Variant) -> str:
+    n = len(v.runs)
+    return f"{v.name} (median, 5-95 % of {n})" if n > 1 else f"{v.name} (1 replication)"
+
+
+def backlog_figure(study: Study) -> tuple[Figure, str]:
+    variants = shown(study)
+    cfg = study.base.cfg
+    stages = [s for s, st in cfg.stages.items() if st.pool] or list(cfg.stages)
+    column = "queued" if any(st.pool for st in cfg.stages.values()) else "inside"
+    daily_max = _horizon(study) > measures.LONG_H
+    fig, axes = grid(len(stages))
+    for ax, stage in zip(axes, stages):
+        for v, colour in coloured(variants):
+            if stage in v.cfg.stages:
+                draw_fan(ax, measures.column_fan(v, f"{column}.{stage}", daily_max), colour, fan_label(v))
+        pool = cfg.stages[stage].pool
+        ax.set_title(f"{stage}" + (f" (pool {pool})" if pool else ""), loc="left", fontsize=9)
+        ax.set_ylabel("waiting" if column == "queued" else "inside")
+    axes[-1].set_xlabel(f"days from {cfg.time.start}")
+    axes[0].legend(loc="upper left", fontsize=7.5)
+    caption = (f"Entities {'waiting (queued, not yet in service)' if column == 'queued' else 'inside'} per "
+               f"{'staffed ' if column == 'queued' else ''}stage, sampled every {cfg.time.timeseries_step}"
+               f"{'; each point is the maximum of one day' if daily_max else ''}. ")
+    return fig, caption + _fan_note(variants)
+
+
+def _horizon(study: Study) -> float:
+    return float(study.first_run.nested.get("run", {}).get("horizon_h", 0.0))
+
+
+def _fan_note(variants: list[Variant]) -> str:
+    if all(len(v.runs) == 1 for v in variants):
+        return "One replication: the line is that run (a band across replications needs several)."
+    return "Line: median across replications at each time; band: 5 to 95 % of replications."
+
+
+def deadline_figure(study: Study, name: str, deadline: Deadline) -> tuple[Figure, str]:
+    variants = [v for v in shown(study) if name in v.cfg.deadlines][:4]
+    targets = measures.targets_for(study.base.cfg, deadline)
+    fig, axes = grid(len(variants))
+    for ax, v in zip(axes, variants):
+        pooled: dict[str, list[np.ndarray]] = {}
+        for run in v.runs:
+            for group, values in measures.elapsed_by_group(run, v.cfg, v.cfg.deadlines[name]).items():
+                pooled.setdefault(group, []).append(values)
+        colours = dict(zip(pooled, COLOURS))
+        for group, arrays in pooled.items():
+            values = np.concatenate(arrays)
+            x, p = measures.quantile_curve(np.maximum(values, 1 / 3600))
+            ax.step(x, p, where="post", color=colours[group], linewidth=1.1, label=f"{group} (n={values.size:,})")
+        _mark_targets(ax, targets, colours)
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(f"hours from {deadline.start} to {deadline.end} (log scale)")
+        ax.set_ylabel("share reached")
+        ax.set_title(v.name, loc="left", fontsize=9)
+        ax.legend(loc="lower right", fontsize=7.5)
+    by = f" by {deadline.by[0]}" if deadline.by else ""
+    caption = (f"Empirical distribution of the time from {deadline.start} to {deadline.end} ({deadline.kind}){by}, "
+               f"over entities that reached both points, pooled over replications; dashed lines mark the targets "
+               f"of the deadlines between these two points (coloured: a target for one group only). "
+               f"Entities still pending at the horizon are not in the curves; the KPI tables count them.")
+    return fig, caption
+
+
+def _mark_targets(ax, targets: list[tuple[str, float, str]], colours: dict[str, str]) -> None:
+    seen: set[tuple[float, str]] = set()
+    for _, hours, group in targets:
+        if (hours, group) in seen:
+            continue
+        seen.add((hours, group))
+        colour = colours.get(group, "#444444") if group else "#444444"
+        ax.axvline(hours, color=colour, linestyle="--", linewidth=0.8)
+        label = f"{_hours(hours)}" + (f" ({group})" if group else "")
+        ax.annotate(label, (hours, 1.0), xytext=(2, -10), textcoords="offset points", fontsize=7, color=colour,
+                    rotation=90, va="top")
+
+
+def _hours(hours: float) -> str:
+    return f"{hours / 24:g} d" if hours >= 48 and hours % 24 == 0 else f"{hours:g} h"
+
+
+def utilisation_figure(study: Study) -> tuple[Figure, str]:
+    variants = shown(study)
+    pools = list(study.base.cfg.pools)
+    period = measures.staff_period(_horizon(study))
+    fig, axes = grid(len(pools))
+    for ax, pool in zip(axes, pools):
+        for v, colour in coloured(variants):
+            if pool in v.cfg.pools:
+                draw_fan(ax, measures.utilisation_fan(v, pool, period), colour, fan_label(v))
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{pool} ({study.base.cfg.pools[pool].headcount} staff)", loc="left", fontsize=9)
+        ax.set_ylabel("utilisation")
+    axes[-1].set_xlabel(f"days from {study.base.cfg.time.start}")
+    axes[0].legend(loc="lower left", fontsize=7.5)
+    caption = (f"Utilisation per pool and {'day' if period == 24 else 'week'}: busy staff-hours over on-duty "
+               "staff-hours" + (" (gaps: nobody on duty, e.g. weekends for office hours). " if period == 24 else ". ")
+               + _fan_note(variants))
+    return fig, caption
+
+
+def staffing_figure(study: Study) -> tuple[Figure, str]:
+    variants = shown(study)
+    pools = list(study.base.cfg.pools)
+    period = measures.staff_period(_horizon(study))
+    fig, axes = grid(len(pools))
+    for ax, pool in zip(axes, pools):
+        for v, colour in coloured(variants):
+            if pool not in v.cfg.pools:
+                continue
+            hours, duty, busy = measures.staffing(v.runs[0], pool, period)
+            day = hours / 24
+            ax.step(day, duty, where="post", color=colour, linewidth=1.0, label=f"{v.name}: on duty")
+            ax.step(day, busy, where="post", color=colour, linewidth=0.8, linestyle=":", label=f"{v.name}: busy")
+        ax.set_title(pool, loc="left", fontsize=9)
+        ax.set_ylabel(f"staff ({'daily' if period == 24 else 'weekly'} mean)")
+        ax.set_ylim(bottom=0)
+    axes[-1].set_xlabel(f"days from {study.base.cfg.time.start}")
+    axes[0].legend(loc="lower left", fontsize=7.5)
+    caption = (f"Staff on duty (solid) and busy (dotted) per pool, {'daily' if period == 24 else 'weekly'} means of "
+               "the time series, first replication "
+               "of each variant. On duty follows the calendar and the headcount schedule; a server whose shift ends "
+               "while busy counts as on duty until it finishes.")
+    return fig, caption
+
+
+def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, float]]) -> tuple[Figure, str]:
+    """Horizontal bars: ``rows`` of ``(deadline, variant, mean, low, high)`` shares."""
+    deadlines = list(dict.fromkeys(r[0] for r in rows))
+    variants = list(dict.fromkeys(r[1] for r in rows))[:MAX_VARIANTS]
+    fig = Figure(figsize=(WIDTH, 0.9 + 0.28 * len(deadlines) * max(1, len(variants))), layout="constrained")
+    ax = fig.subplots()
+    height = 0.8 / max(1, len(variants))
+    for j, (variant, colour) in enumerate(zip(variants, COLOURS)):
+        for i, d in enumerate(deadlines):
+            for _, _, mean, low, high in (r for r in rows if r[0] == d and r[1] == variant):
+                y = i + j * height
+                ax.barh(y, mean, height=height * 0.9, color=colour, label=variant if i == 0 else None)
+                if math.isfinite(low):
+                    ax.errorbar(mean, y, xerr=[[mean - low], [high - mean]], color="#222222", capsize=2, linewidth=0.8)
+                ax.annotate(f"{mean:.1%}", (min(mean, 1.0), y), xytext=(3, 0), textcoords="offset points",
+                            va="center", fontsize=7)
+    ax.set_yticks([i + height * (len(variants) - 1) / 2 for i in range(len(deadlines))], deadlines)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("share within target (pending work past its target counts as missed)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=min(3, len(variants)), fontsize=7.5)
+    caption = ("Share of entities within each deadline's target. " +
+               ("Bars: mean over replications, whiskers: 95 % t confidence interval." if study.replications > 1 else
+                "One replication: no confidence interval."))
+    return fig, caption
+
+
+def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Rendered]:
+    """Draw every figure the data allows, save them under ``folder``, return them in report order."""
+    out: list[Rendered] = []
+
+    def add(name: str, title: str, made: tuple[Figure, str]) -> None:
+        fig, caption = made
+        out.append(Rendered(name, title, caption, save(fig, folder, name)))
+
+    with style():
+        if compliance_rows:
+            add("compliance", "Deadline compliance per variant", compliance_figure(study, compliance_rows))
+        if shown(study):
+            add("backlog", "Backlog per stage over time", backlog_figure(study))
+            chosen = measures.distribution_deadline(study.base.cfg)
+            if chosen:
+                name, deadline = chosen
+                by = f" by {deadline.by[0]}" if deadline.by else ""
+                add("time_to_target", f"Time to {deadline.end.split('.')[0]}{by} ({name})",
+                    deadline_figure(study, name, deadline))
+            if study.base.cfg.pools:
+                add("utilisation", "Staff utilisation per pool over time", utilisation_figure(study))
+                add("staffing", "On-duty and busy staff per pool", staffing_figure(study))
+    return out

@@ -1,0 +1,131 @@
+"""Headline KPIs per variant with 95 % t-intervals, and paired differences against the baseline.
+
+Replications are paired by (seed, replication): runs of different variants with
+the same seed share every random stream whose name they share (common random
+numbers), so the difference of paired results has a much narrower interval than
+the difference of two independent means.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from routing_sim.report.study import Study, Variant
+from routing_sim.stats import t_interval
+
+
+@dataclass(frozen=True)
+class Estimate:
+    n: int
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    kpi: str
+    label: str
+    unit: str  # share, hours, count, money, ratio
+    values: dict[str, Estimate]  # per variant
+    diffs: dict[str, Estimate]  # per non-baseline variant: paired difference against the baseline
+
+
+def estimate(values: list[float]) -> Estimate:
+    mean, low, high = t_interval(values)
+    return Estimate(len(values), mean, low, high)
+
+
+def paired(variant: Variant, baseline: Variant, kpi: str) -> Estimate:
+    a, b = variant.values(kpi), baseline.values(kpi)
+    common = sorted(set(a) & set(b))
+    return estimate([a[k] - b[k] for k in common])
+
+
+def headline_kpis(study: Study) -> list[tuple[str, str, str]]:
+    """``(flat KPI name, label, unit)`` in the order shown."""
+    cfg = study.base.cfg
+    rows = [(f"deadlines.{n}.share_within", f"{n}: share within {d.within}", "share") for n, d in cfg.deadlines.items()]
+    if cfg.deadlines:
+        first = next(iter(cfg.deadlines))
+        rows += [(f"deadlines.{first}.mean_h", f"{first}: mean time", "hours"),
+                 (f"deadlines.{first}.p90_h", f"{first}: 90th percentile", "hours")]
+    pooled = [s for s, st in cfg.stages.items() if st.pool]
+    rows += [(f"stages.{s}.wait.mean_h", f"wait at {s}: mean", "hours") for s in pooled]
+    rows += [(f"stages.{s}.backlog_end.queued", f"backlog at the end: {s}", "count") for s in pooled]
+    rows += [(f"pools.{p}.utilisation", f"utilisation {p}", "share") for p in cfg.pools]
+    rows += [(f"tallies.{t}", t.replace("_", " "), "count") for t in cfg.tallies]
+    rows += [("cost.staff_cost_per_year", "staff cost per year", "money"),
+             ("cost.staff_cost_per_arrival", "staff cost per arrival", "money"),
+             ("cost.arrivals_from_sources", "arrivals from sources", "count")]
+    listed = {r[0] for r in rows}
+    return rows + [(k, k, _unit(k)) for k in study.report_kpis if k not in listed]
+
+
+def _unit(kpi: str) -> str:
+    last = kpi.rsplit(".", 1)[-1]
+    if last.startswith("share") or last == "utilisation":
+        return "share"
+    if last.endswith("_h"):
+        return "hours"
+    return "money" if "cost" in kpi else "count"
+
+
+def kpi_rows(study: Study) -> list[KpiRow]:
+    out = []
+    base = study.base
+    for kpi, label, unit in headline_kpis(study):
+        values = {v.name: estimate(list(v.values(kpi).values())) for v in study.variants}
+        if all(e.n == 0 for e in values.values()):
+            continue
+        diffs = {v.name: paired(v, base, kpi) for v in study.variants if v is not base}
+        out.append(KpiRow(kpi, label, unit, values, diffs))
+    return out
+
+
+def compliance_rows(study: Study) -> list[tuple[str, str, float, float, float]]:
+    """``(deadline, variant, mean share, low, high)`` for every deadline and variant with data."""
+    rows = []
+    for name in study.base.cfg.deadlines:
+        for v in study.variants:
+            e = estimate(list(v.values(f"deadlines.{name}.share_within").values()))
+            if e.n:
+                rows.append((name, v.name, e.mean, e.low, e.high))
+    return rows
+
+
+def fmt(value: float, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "hours":
+        return fmt_hours(value)
+    if unit == "money":
+        return f"EUR {value:,.0f}" if abs(value) >= 100 else f"EUR {value:,.2f}"
+    if unit == "count":
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def fmt_hours(hours: float) -> str:
+    sign, h = ("-" if hours < 0 else ""), abs(hours)
+    if h >= 48:
+        return f"{sign}{h / 24:.1f} d"
+    if h >= 1:
+        return f"{sign}{h:.1f} h"
+    return f"{sign}{h * 60:.1f} min"
+
+
+def fmt_estimate(e: Estimate, unit: str, signed: bool = False) -> str:
+    if e.n == 0:
+        return "-"
+    if unit == "share" and signed:
+        text = f"{e.mean * 100:+.1f} pp"
+        ci = f" [{e.low * 100:+.1f}, {e.high * 100:+.1f}]" if math.isfinite(e.low) else ""
+        return text + ci
+    text = ("+" if signed and e.mean > 0 else "") + fmt(e.mean, unit)
+    if math.isfinite(e.low):
+        text += f" [{fmt(e.low, unit)}, {fmt(e.high, unit)}]"
+    return text

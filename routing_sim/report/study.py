@@ -1,0 +1,193 @@
+"""What a report is about: run folders grouped into variants and replications, or an experiment folder.
+
+A results folder given to ``routing-sim report`` is one of
+
+- a run folder (``manifest.json`` beside ``kpis.json``): one variant, one replication;
+- a folder holding run folders, one or two levels down (``results/`` or
+  ``results/<config name>/``): runs whose resolved configs are equal apart from
+  the seed are replications of one variant (paired across variants by seed,
+  which gives common random numbers); different configs are different variants;
+- an experiment folder (``experiment.json`` and ``tasks/*.json``, see
+  :mod:`routing_sim.experiments.store`): variants and replications from the task
+  records, which hold flat KPIs only (no tables, so no time-series figures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from routing_sim.errors import RunError
+from routing_sim.loader import validate_data
+from routing_sim.model.process import ProcessConfig
+from routing_sim.yamlio import read_yaml
+
+Key = tuple[int, int]  # (seed, replication): what pairs replications across variants
+
+
+@dataclass
+class Run:
+    """One replication: flat KPIs, and the run folder with its tables when there is one."""
+
+    key: Key
+    kpis: dict[str, Any]
+    manifest: dict[str, Any]
+    folder: Path | None = None
+
+    @cached_property
+    def flat(self) -> dict[str, float]:
+        return flatten(self.kpis) if isinstance(self.kpis.get("run"), dict) else dict(self.kpis)
+
+    @cached_property
+    def nested(self) -> dict[str, Any]:
+        """The KPI tree (rebuilt from flat names for experiment records, which keep numbers only)."""
+        return self.kpis if isinstance(self.kpis.get("run"), dict) else unflatten(self.kpis)
+
+    def table(self, name: str, columns: list[str] | None = None, filters: Any = None) -> pa.Table:
+        if self.folder is None:
+            raise RunError(f"replication {self.key} has no tables")
+        return pq.read_table(self.folder / f"{name}.parquet", columns=columns, filters=filters)
+
+
+@dataclass
+class Variant:
+    name: str
+    cfg: ProcessConfig
+    resolved: dict[str, Any]
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def has_tables(self) -> bool:
+        return bool(self.runs) and all(r.folder is not None for r in self.runs)
+
+    def values(self, kpi: str) -> dict[Key, float]:
+        return {r.key: r.flat[kpi] for r in self.runs if kpi in r.flat and math.isfinite(r.flat[kpi])}
+
+
+@dataclass
+class Study:
+    folder: Path
+    source: str  # "run", "runs" or "experiment"
+    variants: list[Variant]
+    baseline: str
+    notes: list[str] = field(default_factory=list)
+    warmup_h: float = 0.0
+    report_kpis: list[str] = field(default_factory=list)  # an experiment's own list of KPIs to show
+    title: str = ""  # an experiment's name (default: the variants' names)
+    description: str = ""
+    experiment_file: str | None = None
+
+    @property
+    def base(self) -> Variant:
+        return next(v for v in self.variants if v.name == self.baseline)
+
+    @property
+    def replications(self) -> int:
+        return max(len(v.runs) for v in self.variants)
+
+    @property
+    def first_run(self) -> Run:
+        return self.base.runs[0]
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested KPIs -> ``{"pools.reviewers.utilisation": 0.8, ...}``, numbers only."""
+    out: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, last = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[last] = value
+    return tree
+
+
+def config_key(resolved: dict[str, Any]) -> str:
+    """Hash of a resolved config without its seed: equal for replications of one variant."""
+    data = {k: v for k, v in resolved.items() if k != "seed"}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def drop_nulls(data: Any) -> Any:
+    """A resolved config lists unset options as ``null``; validation wants them absent."""
+    if isinstance(data, dict):
+        return {k: drop_nulls(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [drop_nulls(v) for v in data]
+    return data
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def load_study(folder: Path, baseline: str | None = None) -> Study:
+    """Read a run folder, a folder of run folders or an experiment folder; raise RunError if none."""
+    folder = Path(folder)
+    if (folder / "experiment.json").is_file():
+        from routing_sim.report.experiment import load_experiment_study
+
+        return load_experiment_study(folder, baseline)
+    manifests = [folder / "manifest.json"] if (folder / "manifest.json").is_file() else sorted(
+        list(folder.glob("*/manifest.json")) + list(folder.glob("*/*/manifest.json")))
+    runs = [m.parent for m in manifests if not m.parent.name.startswith(".")]
+    ok = [r for r in runs if read_json(r / "manifest.json").get("status") == "ok" and (r / "kpis.json").is_file()]
+    if not ok:
+        raise RunError(f"{folder}: no complete run folder (manifest.json with status ok) here or below")
+    groups: dict[str, Variant] = {}
+    for run_folder in ok:
+        resolved = read_yaml(run_folder / "config.resolved.yaml")[0]
+        manifest = read_json(run_folder / "manifest.json")
+        key = config_key(resolved)
+        if key not in groups:
+            cfg = validate_data(drop_nulls(resolved), source=str(run_folder / "config.resolved.yaml"))
+            groups[key] = Variant(f"{cfg.name}#{key[:8]}", cfg, resolved)
+        run = Run((int(manifest["seed"]), int(manifest.get("replication", 0))), read_json(run_folder / "kpis.json"),
+                  manifest, run_folder)
+        groups[key].runs.append(run)
+    variants = sorted(groups.values(), key=lambda v: (v.cfg.name, v.name))
+    names = [v.cfg.name for v in variants]
+    for v in variants:
+        v.runs.sort(key=lambda r: r.key)
+        if names.count(v.cfg.name) == 1:
+            v.name = v.cfg.name
+    study = Study(folder, "run" if len(ok) == 1 and manifests[0].parent == folder else "runs", variants,
+                  _baseline(variants, baseline))
+    skipped = len(runs) - len(ok)
+    if skipped:
+        study.notes.append(f"{skipped} run folder(s) without a complete run (failed or interrupted) were left out.")
+    return study
+
+
+def _baseline(variants: list[Variant], wanted: str | None) -> str:
+    names = [v.name for v in variants]
+    if wanted is None:
+        return names[0]
+    if wanted not in names:
+        raise RunError(f"no variant named {wanted!r} (variants: {', '.join(names)})")
+    return wanted

@@ -1,0 +1,153 @@
+"""The HTML report: every section and figure, byte-stable, offline, from runs, replications and experiments.
+
+- A run folder of the EU Centre config gives a report with every section, the KPI table, every figure
+  inline (base64 PNG) and saved as PNG and SVG, the assumptions with their source comments, the
+  process diagram and the STRESS-DES items.
+- Generating again (here, or on a copy of the folder elsewhere) gives the same bytes: HTML and figures.
+- Nothing in the page is fetched: no script, no external URL.
+- A folder of several runs is read as variants and replications: 95 % intervals, paired differences,
+  the fan chart; an experiment folder gives the intervals without the figures that need tables.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from routing_sim import logs
+from routing_sim.cli import app
+from routing_sim.report import write_report
+from routing_sim.report.comments import assumptions, split_comment
+from routing_sim.report.html import SECTIONS
+from tests.reporting import eu_short, run, small
+
+FIGURES = ("compliance", "backlog", "time_to_target", "utilisation", "staffing")
+STRESS_ITEMS = ("1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5.1", "2.5.2", "2.5.3", "2.5.4", "2.5.5",
+                "3.1", "3.2", "3.3", "3.4", "4.1", "4.2", "4.3", "5.1", "5.2", "5.3", "5.4", "6.1")
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs():
+    logs.configure("warning")
+
+
+@pytest.fixture(scope="module")
+def eu_run(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("eu")
+    folder = run(eu_short(base), base / "results")
+    write_report(folder)
+    return folder
+
+
+def test_report_has_every_section_figure_and_table(eu_run: Path):
+    html = (eu_run / "report.html").read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html, section
+    for name in FIGURES:
+        assert re.search(rf'<figure id="fig-{name}" class="report-figure"><img alt="[^"]+" '
+                         rf'src="data:image/png;base64,[A-Za-z0-9+/=]{{1000,}}">', html), name
+        assert (eu_run / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (eu_run / "figures" / f"{name}.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    for table in ("kpi-table", "configs-table", "deadline-table", "pool-table", "conservation-table",
+                  "process-table", "assumptions-table", "stress-table"):
+        assert f'id="{table}"' in html, table
+    assert "Time to forwarding by urgency (forwarded_by_priority)" in html
+    assert "Confidence intervals need replications" in html
+    for item in STRESS_ITEMS:
+        assert f"<td>{item}</td>" in html, item
+    assert "flowchart LR" in html and "s_indicator_matching --&gt;|&quot;report_type=known_material&quot;| " \
+                                       "s_fast_path" in html
+
+
+def test_assumptions_pair_values_with_their_source_comments(eu_run: Path):
+    html = (eu_run / "report.html").read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>sources\.dominant_provider\.rate</td><td>681500/year</td><td>([^<]*)</td>"
+                    r"<td>eu-centre-2019\.yaml:\d+</td></tr>", html)
+    assert row and "COM(2020) 607 (P)" in row.group(1)
+    horizon = re.search(r"<tr><td>time\.horizon</td><td>3d</td><td>([^<]*)</td><td>eu-short\.yaml:4</td>", html)
+    assert horizon and "short, so the tests stay fast" in horizon.group(1)
+    assert "Notes in eu-centre-2019.yaml" in html and "Key assumptions" in html
+
+
+def test_regenerating_gives_the_same_bytes_even_elsewhere(eu_run: Path, tmp_path: Path):
+    """The report of a copy of the run folder, in another place, is byte-identical (HTML and figures)."""
+    first = {p.relative_to(eu_run): p.read_bytes() for p in [eu_run / "report.html", *(eu_run / "figures").iterdir()]}
+    copy = tmp_path / "elsewhere" / eu_run.name
+    shutil.copytree(eu_run, copy, ignore=shutil.ignore_patterns("report.html", "figures"))
+    write_report(copy)
+    assert len(first) == 1 + 2 * len(FIGURES)
+    for rel, data in first.items():
+        assert (copy / rel).read_bytes() == data, rel
+
+
+def test_the_page_fetches_nothing(eu_run: Path):
+    html = (eu_run / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert not re.search(r"https?://|//cdn|@import|url\(", html)
+    links = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert links and all(link.startswith(("data:", "#")) for link in links)
+
+
+def test_runs_of_two_configs_and_three_seeds_give_intervals_paired_differences_and_fans(tmp_path: Path):
+    results = tmp_path / "results"
+    for seed in (1, 2, 3):
+        run(small(tmp_path), results, seed)
+        run(small(tmp_path, "small-three-clerks", headcount=3), results, seed)
+    write_report(results)
+    html = (results / "report.html").read_text(encoding="utf-8")
+    assert "<th>small</th><th>small-three-clerks</th><th>small-three-clerks - small</th>" in html
+    wait = re.search(r"<tr><td>wait at triage: mean</td>(.*?)</tr>", html).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', wait)
+    assert all("[" in c for c in cells) and cells[2].startswith("-")  # more staff: a shorter wait, with a CI
+    assert "median, 5-95 % of 3" in html or "5 to 95 % of replications" in html
+    assert "Balanced in 6 of 6 runs" in html
+    write_report(results, baseline="small-three-clerks")
+    assert "<th>small - small-three-clerks</th>" in (results / "report.html").read_text(encoding="utf-8")
+
+
+def test_an_experiment_folder_gives_intervals_without_table_figures(tmp_path: Path):
+    from routing_sim.experiments.runner import run_experiment
+
+    small(tmp_path)
+    (tmp_path / "exp.yaml").write_text(
+        "# Two staffing levels.\nname: staffing\nbase: small.yaml\nseed: 5\n"
+        "variants:\n  two: {}\n  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\n"
+        "replications: 3\n", encoding="utf-8")
+    run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
+    folder = tmp_path / "results" / "staffing"
+    write_report(folder)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "routing-sim report: staffing" in html
+    assert "<th>two</th><th>three</th><th>three - two</th>" in html
+    assert 'id="fig-compliance"' in html and 'id="fig-backlog"' not in html
+    assert "experiment task records hold KPIs only" in html
+    assert "experiment.variants.three.pools.clerks.headcount" in html and "one more clerk" in html
+
+
+def test_cli_report_writes_the_file_and_refuses_a_folder_without_runs(tmp_path: Path):
+    folder = run(small(tmp_path, days=1), tmp_path / "results")
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"report: {folder / 'report.html'}"
+    assert (folder / "report.html").is_file() and (folder / "figures" / "backlog.svg").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["report", str(empty)])
+    assert result.exit_code == 2 and "no complete run folder" in result.output
+
+
+def test_comments_are_split_outside_quotes_and_follow_extends(tmp_path: Path):
+    assert split_comment('  start: "09:00"   # office # hours') == ('  start: "09:00"   ', "office # hours")
+    assert split_comment("  name: 'a #b'") == ("  name: 'a #b'", "")
+    assert split_comment("  # only a comment") == ("  ", "only a comment")
+    rows, headers = assumptions(small(tmp_path))
+    by_path = {r.path: r for r in rows}
+    assert by_path["pools.clerks.headcount"].comment == "assumption: two clerks on the desk"
+    assert by_path["pools.clerks.headcount"].source_kind == "assumption"
+    assert by_path["pools.clerks.cost_per_fte_year"].comment == ""
+    assert headers[0][1] == "A small test process."

@@ -1,0 +1,92 @@
+"""The report in a real browser: headless Chromium opens report.html from disk, with no network.
+
+It finds the KPI table and every figure (each image decoded, with a size), the console shows no
+error, and a full-page screenshot is saved under the test's temporary folder (``report.png``).
+
+Chromium comes from Debian's packages ``chromium`` and ``chromium-driver``; when they are missing the
+session fixture installs them with apt-get (as root, as in CI). Elsewhere, without root, the test is
+skipped, except under CI, where a browser that cannot be installed fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from routing_sim import logs
+from routing_sim.report import write_report
+from tests.reporting import need, run, small
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--hide-scrollbars")
+FIGURES = ("compliance", "backlog", "time_to_target", "utilisation", "staffing")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[Path, Path]:
+    """Chromium and its driver, installed from Debian's packages if missing (needs root)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if not shutil.which("apt-get") or os.geteuid() != 0:
+            _unavailable("chromium and chromium-driver are not installed, and apt-get cannot run here as root")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium", "chromium-driver"]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+            if done.returncode != 0:
+                _unavailable(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture
+def browser(chromium, tmp_path: Path, monkeypatch):
+    webdriver = need("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver_path = chromium
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(binary)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    options.add_argument("--window-size=1280,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager look for a driver online
+    driver = webdriver.Chrome(options=options, service=Service(str(driver_path)))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def test_chromium_shows_the_kpi_table_and_every_figure_without_console_errors(browser, tmp_path: Path):
+    logs.configure("warning")
+    folder = run(small(tmp_path, days=2), tmp_path / "results")
+    report = write_report(folder)
+    browser.get(report.resolve().as_uri())
+    from selenium.webdriver.common.by import By
+
+    table = browser.find_element(By.ID, "kpi-table")
+    assert table.is_displayed() and len(table.find_elements(By.CSS_SELECTOR, "tbody tr")) >= 5
+    for name in FIGURES:
+        image = browser.find_element(By.CSS_SELECTOR, f"#fig-{name} img")
+        width = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
+        assert width and width > 300, name
+        assert image.size["width"] > 300, name
+    headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "section > h2")]
+    assert "STRESS-DES checklist" in headings and "Assumptions" in headings
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(int(height) + 100, 16000))
+    shot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
