@@ -1,5 +1,6 @@
 # Two entry points; both create or reuse the local virtual environment .venv.
-#   make run   - one replication of the shipped EU Centre baseline (configs/eu-centre-2019.yaml)
+#   make run   - one replication of the shipped EU Centre baseline (configs/eu-centre-2019.yaml),
+#                then its report.html (figures, KPIs, assumptions, STRESS-DES) in the run's folder
 #   make test  - the whole test suite, statistical validation included
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,8 +17,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# `routing-sim run` prints `results: <folder>` last; the report is written into that folder.
 run: $(STAMP)
-	$(VENV)/bin/routing-sim run configs/eu-centre-2019.yaml
+	@$(VENV)/bin/routing-sim run configs/eu-centre-2019.yaml > $(VENV)/last-run.txt || \
+	  { status=$$?; cat $(VENV)/last-run.txt; exit $$status; }
+	@cat $(VENV)/last-run.txt
+	$(VENV)/bin/routing-sim report "$$(sed -n 's/^results: //p' $(VENV)/last-run.txt | tail -n 1)"
 
 test: $(STAMP)
 	$(PY) -m pytest

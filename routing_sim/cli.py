@@ -30,8 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Simulate case-routing processes (such as the proposed EU Centre's report handling) from YAML configs.",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, emoji=False)  # no emoji codes: ':100:' in 'file.yaml:100:' stays text
+err = Console(stderr=True, highlight=False, emoji=False)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -187,6 +187,15 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
     table.add_row("simulation time", f"{manifest.get('simulation_seconds')} s "
                   f"({manifest.get('arrivals_per_second', 0):,.0f} arrivals/s)")
     return table
+
+
+from routing_sim.experiments.cli import register as _register_experiments  # noqa: E402
+
+_register_experiments(app)  # experiment files in `run`, and `compare`
+
+from routing_sim.report.commands import register as _register_report  # noqa: E402
+
+_register_report(app)  # `report` (HTML with figures) and `export-log` (CSV and XES)
 
 
 def main() -> None:
