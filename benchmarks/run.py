@@ -1,0 +1,162 @@
+"""Benchmark harness: `.venv/bin/python benchmarks/run.py [--quick]`.
+
+Each case runs in a fresh subprocess so that wall time and peak resident memory (ru_maxrss of the
+child) are its own. Prints a table and writes benchmarks/out/results.json. Cases:
+  reference-simpy      idiomatic SimPy (process per report, simpy.Resource) on the reference network
+  reference-engine     the same network as a config (configs/textbook/reference-network.yaml)
+  eu-2019              configs/eu-centre-2019.yaml, one replication of one year (simulation only)
+  global-2019          configs/global-2019-stress.yaml, one year (skipped with --quick)
+  memory-1y / -5y      the EU baseline over 1 and 5 years, records flushed to Parquet in batches
+  workers-1 / -2       4 replications of 60 days of the EU baseline on 1 and 2 processes
+Both reference cases are checked against Erlang C for the relevance stage (4 servers, rho 0.85).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+
+
+def erlang_c_wait(lam: float, mu: float, c: int) -> float:
+    a = lam / mu
+    top = a**c / math.factorial(c) / (1 - a / c)
+    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top) / (c * mu - lam)
+
+
+CASES = {
+    "reference-simpy": """
+import time, sys; sys.path.insert(0, "benchmarks")
+from idiomatic_simpy import run
+t = time.perf_counter(); r = run(MINUTES); wall = time.perf_counter() - t
+print(dict(wall=wall, arrivals=r["arrivals"], wait=r["relevance_wait_mean_min"]))
+""",
+    "reference-engine": """
+import time
+from routing_sim.loader import load_data, validate_data
+from routing_sim.api import simulate_config
+data, _ = load_data("configs/textbook/reference-network.yaml"); data["time"]["horizon"] = f"{MINUTES}min"
+cfg = validate_data(data)
+t = time.perf_counter(); r = simulate_config(cfg); wall = time.perf_counter() - t
+arr = sum(r.summary.arrived_by_source.values())
+print(dict(wall=wall, arrivals=arr, wait=r.kpis["stages"]["relevance"]["wait"]["mean_h"] * 60))
+""",
+    "eu-2019": """
+import time
+from routing_sim.loader import load_config
+from routing_sim.api import simulate_config
+cfg = load_config("configs/eu-centre-2019.yaml")
+t = time.perf_counter(); r = simulate_config(cfg); wall = time.perf_counter() - t
+print(dict(wall=wall, arrivals=sum(r.summary.arrived_by_source.values()), events=r.summary.events))
+""",
+    "global-2019": """
+import time, tempfile, pathlib
+from routing_sim.loader import load_config
+from routing_sim.runfolder import run_to_folder
+cfg = load_config("configs/global-2019-stress.yaml")
+t = time.perf_counter(); rec = run_to_folder(cfg, results=pathlib.Path(tempfile.mkdtemp())); wall = time.perf_counter() - t
+print(dict(wall=wall, arrivals=rec.manifest["counts"]["arrivals_from_sources"], simulation_s=rec.manifest["simulation_seconds"]))
+""",
+    "memory-1y": """
+import time, tempfile, pathlib
+from routing_sim.loader import load_data, validate_data
+from routing_sim.engine.build import build
+from routing_sim.engine.simulate import simulate, Outputs, timeseries_schema
+from routing_sim.engine.records import ParquetSink, VISITS, entity_schema
+data, _ = load_data("configs/eu-centre-2019.yaml"); data["time"]["horizon"] = "YEARSy"
+m = build(validate_data(data)); d = pathlib.Path(tempfile.mkdtemp())
+out = Outputs(ParquetSink(d / "v.parquet", VISITS), ParquetSink(d / "e.parquet", entity_schema(m.codes.attributes, m.codes.counts)),
+              ParquetSink(d / "t.parquet", timeseries_schema(m)))
+t = time.perf_counter(); s = simulate(m, out); wall = time.perf_counter() - t
+print(dict(wall=wall, arrivals=sum(s.arrived_by_source.values())))
+""",
+    "workers": """
+import time
+from concurrent.futures import ProcessPoolExecutor
+from routing_sim.loader import load_data, validate_data
+from routing_sim.api import simulate_config
+def one(r):
+    data, _ = load_data("configs/eu-centre-2019.yaml"); data["time"]["horizon"] = "60d"
+    return simulate_config(validate_data(data), replication=r).kpis["deadlines"]["forwarded_within_24h"]["share_within"]
+if __name__ == "__main__":
+    t = time.perf_counter()
+    with ProcessPoolExecutor(WORKERS) as pool:
+        shares = list(pool.map(one, range(4)))
+    print(dict(wall=time.perf_counter() - t, arrivals=0, shares=shares))
+""",
+}
+
+
+def run_case(name: str, code: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"case": name, "error": proc.stderr.strip().splitlines()[-1]}
+    result = eval(proc.stdout.strip().splitlines()[-1])  # a dict printed by our own snippet
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["case"] = name
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller reference run, no global year")
+    parser.add_argument("--no-global", action="store_true", help="skip the global year (minutes, ~15 GB peak)")
+    args = parser.parse_args()
+    minutes = 200_000 if args.quick else 1_000_000
+    plan = [
+        ("reference-simpy", CASES["reference-simpy"].replace("MINUTES", str(minutes))),
+        ("reference-engine", CASES["reference-engine"].replace("MINUTES", str(minutes))),
+        ("eu-2019", CASES["eu-2019"]),
+        ("memory-1y", CASES["memory-1y"].replace("YEARS", "1")),
+        ("memory-5y", CASES["memory-1y"].replace("YEARS", "5")),
+        ("workers-1", CASES["workers"].replace("WORKERS", "1")),
+        ("workers-2", CASES["workers"].replace("WORKERS", "2")),
+    ]
+    if not (args.quick or args.no_global):
+        plan.append(("global-2019", CASES["global-2019"]))
+    results = []
+    for name, code in plan:
+        # ru_maxrss of children is a running maximum: each case runs from a fresh harness child
+        t = time.perf_counter()
+        results.append(_isolated(name, code))
+        print(f"{name:18s} {json.dumps(results[-1])}  ({time.perf_counter() - t:.1f} s)", flush=True)
+    theory = erlang_c_wait(1.0, 1 / 3.4, 4)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps({"erlang_c_wait_min": theory, "results": results}, indent=2))
+    _table(results, theory)
+
+
+def _isolated(name: str, code: str) -> dict:
+    """Run one case in its own harness child so its peak RSS is not mixed with earlier cases."""
+    runner = (
+        "import sys, json; sys.path.insert(0, 'benchmarks'); import run as h; "
+        f"print(json.dumps(h.run_case({name!r}, sys.stdin.read())))"
+    )
+    proc = subprocess.run([sys.executable, "-c", runner], input=code, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        return {"case": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _table(results: list[dict], theory: float) -> None:
+    print(f"\nErlang C mean wait at relevance: {theory:.3f} min")
+    print(f"{'case':18s} {'wall s':>8s} {'arrivals/s':>12s} {'peak MB':>8s}  notes")
+    for r in results:
+        if "error" in r:
+            print(f"{r['case']:18s} error: {r['error']}")
+            continue
+        rate = r["arrivals"] / r["wall"] if r.get("arrivals") else float("nan")
+        notes = f"wait {r['wait']:.3f} min" if "wait" in r else ""
+        print(f"{r['case']:18s} {r['wall']:8.2f} {rate:12,.0f} {r['peak_rss_mb']:8.0f}  {notes}")
+
+
+if __name__ == "__main__":
+    main()
