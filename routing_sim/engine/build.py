@@ -174,8 +174,6 @@ def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: S
     n = len(codes.attributes)
     fixed, steps = draw_plan(codes, attributes, overrides)
 
-    pop = stream.pop
-
     def draw(inherited: list[tuple[int, int]] | None) -> Attrs:
         attrs = [-1] * n
         for i, v in fixed:
@@ -183,18 +181,8 @@ def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: S
         if inherited:
             for i, v in inherited:
                 attrs[i] = v
-        for index, rules in steps:  # the first rule whose tests hold sets the value
-            for tests, cum, values in rules:
-                for i, allowed in tests:
-                    if attrs[i] not in allowed:
-                        break
-                else:
-                    try:
-                        u = pop()
-                    except IndexError:
-                        u = stream.refill()
-                    attrs[index] = values[bisect_right(cum, u)]
-                    break
+        for index, rules in steps:
+            apply_decision(index, rules, attrs, stream)
         return attrs
 
     return draw
