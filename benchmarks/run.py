@@ -7,7 +7,7 @@ child) are its own. Prints a table and writes benchmarks/out/results.json. Cases
   eu-2019              configs/eu-centre-2019.yaml, one replication of one year (simulation only)
   global-2019          configs/global-2019-stress.yaml, one year (skipped with --quick)
   memory-1y / -5y      the EU baseline over 1 and 5 years, records flushed to Parquet in batches
-  workers-1 / -2       4 replications of 60 days of the EU baseline on 1 and 2 processes
+  workers-1 / -2       4 replications of 120 days of the EU baseline on 1 and 2 processes
 Both reference cases are checked against Erlang C for the relevance stage (4 servers, rho 0.85).
 """
 
@@ -84,7 +84,7 @@ from concurrent.futures import ProcessPoolExecutor
 from routing_sim.loader import load_data, validate_data
 from routing_sim.api import simulate_config
 def one(r):
-    data, _ = load_data("configs/eu-centre-2019.yaml"); data["time"]["horizon"] = "60d"
+    data, _ = load_data("configs/eu-centre-2019.yaml"); data["time"]["horizon"] = "120d"
     return simulate_config(validate_data(data), replication=r).kpis["deadlines"]["forwarded_within_24h"]["share_within"]
 if __name__ == "__main__":
     t = time.perf_counter()
