@@ -197,6 +197,10 @@ from routing_sim.report.commands import register as _register_report  # noqa: E4
 
 _register_report(app)  # `report` (HTML with figures) and `export-log` (CSV and XES)
 
+from routing_sim.optimise.cli import register as _register_optimise  # noqa: E402
+
+_register_optimise(app)  # `optimise` (cheapest staffing meeting targets) and `sensitivity`
+
 
 def main() -> None:
     try:

@@ -1,0 +1,152 @@
+"""``optimise`` over a config (one optimum) or an experiment's variants (one optimum each)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from routing_sim.errors import ConfigError, Problem
+from routing_sim.experiments.executors import executor_for
+from routing_sim.experiments.store import Store
+from routing_sim.optimise.evaluate import Evaluator, Point, base_data
+from routing_sim.optimise.search import Search, Target
+from routing_sim.runfolder import environment_info, safe_child, write_json
+from routing_sim.units import parse_duration
+
+CACHE = "search"  # results/<name>/search/tasks/*.json: task records shared by optimise and sensitivity
+
+
+def load_cases(path: Path, overrides: Point, seed: int | None) -> tuple[str, int, float, list[tuple[str, dict]]]:
+    """(name, root seed, warm-up hours, [(variant name, config data)]) of a config or an experiment file."""
+    from routing_sim.experiments.cli import is_experiment_file
+    from routing_sim.experiments.resolve import load_experiment
+
+    if is_experiment_file(path):
+        exp = load_experiment(path, seed=seed)
+        if exp.warmup_h is None:
+            raise ConfigError([Problem(str(path), ("warmup",),
+                                       "optimise: give a fixed warm-up (MSER-5 is not supported)")])
+        cases = [(v.name, _with(v.data, overrides)) for v in exp.variants]
+        return exp.name, exp.seed, float(exp.warmup_h), cases
+    from routing_sim.loader import validate_data
+
+    data = _with(base_data(path), overrides)
+    cfg = validate_data(data, source=str(path))
+    return cfg.name, cfg.seed if seed is None else seed, 0.0, [("base", data)]
+
+
+def _with(data: dict, overrides: Point) -> dict:
+    from routing_sim.experiments.resolve import _Where, apply_override
+
+    data = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        apply_override(data, dotted, value, _Where("<--set>", {}), (dotted,))
+    return data
+
+
+def headcount_limits(spec: list[str] | None, pools: list[str], base: dict[str, int], factor: float,
+                     floor: int) -> dict[str, int]:
+    """``--max-headcount 60`` (every pool) or ``reviewers=60`` (repeat); default ``factor`` x base."""
+    out = {p: max(floor, int(math.ceil(base[p] * factor))) for p in pools}
+    for item in spec or []:
+        name, sep, value = item.rpartition("=")
+        if not value.isdigit():
+            raise ConfigError([Problem("<command line>", (), f"headcount limit {item!r}: write N or POOL=N")])
+        for p in ([name] if sep else pools):
+            if p not in out:
+                raise ConfigError([Problem("<command line>", (), f"headcount limit {item!r}: no pool {p!r} chosen")])
+            out[p] = int(value)
+    return out
+
+
+def optimise_file(path: Path, targets: list[Target], pools: list[str], *, results: Path = Path("results"),
+                  overrides: Point | None = None, seed: int | None = None, workers: int = 1, dask: Any = None,
+                  max_headcount: list[str] | None = None, min_headcount: list[str] | None = None,
+                  warmup: str | None = None, n0: int = 5, cap: int = 40, level: float = 0.95,
+                  load_bound: bool = True) -> dict[str, Any]:
+    from routing_sim.experiments.tasks import kpi_names
+    from routing_sim.loader import validate_data
+
+    name, root_seed, warmup_h, cases = load_cases(path, overrides or {}, seed)
+    if warmup is not None:
+        warmup_h = parse_duration(warmup)
+    store = Store(safe_child(results, name, CACHE)).open()
+    out: dict[str, Any] = {"file": str(path), "name": name, "seed": root_seed, "warmup_h": warmup_h,
+                           "overrides": overrides or {}, "targets": [str(t) for t in targets], "pools": pools,
+                           "replications": {"min": n0, "cap": cap}, "level": level, "variants": {},
+                           "environment": environment_info()}
+    with executor_for(workers, dask) as executor:
+        for variant, data in cases:
+            cfg = validate_data(data, source=f"{path} [{variant}]")
+            unknown = [p for p in pools if p not in cfg.pools]
+            if unknown:
+                known_pools = ", ".join(cfg.pools)
+                raise ConfigError([Problem(str(path), ("pools",), f"no pool {unknown[0]!r} (pools: {known_pools})")])
+            known = kpi_names(cfg)
+            missing = [t.kpi for t in targets if t.kpi not in known]
+            if missing:
+                raise ConfigError([Problem("<command line>", (), f"--target: unknown KPI {missing[0]!r}")])
+            base = {p: cfg.pools[p].headcount for p in pools}
+            costs = {p: float(cfg.pools[p].cost_per_fte_year) for p in pools}
+            basis = "cost_per_fte_year"
+            if not any(costs.values()):
+                costs, basis = {p: 1.0 for p in pools}, "headcount (every cost is 0)"
+            high = headcount_limits(max_headcount, pools, base, 3.0, 1)
+            low = headcount_limits(min_headcount, pools, base, 0.0, 1)
+            ev = Evaluator(data, root_seed, executor, store, warmup_h)
+            search = Search(ev, pools, targets, costs, level, n0, cap, batch=max(1, workers))
+            result = search.run(low, high, load_bound)
+            result.update(cost_basis=basis, cost_per_unit=costs, base_headcount=base,
+                          base_cost=float(sum(base[p] * costs[p] for p in pools)), tasks_run=ev.tasks_run)
+            out["variants"][variant] = result
+    folder = safe_child(results, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "optimise.json", out)
+    return out
+
+
+def sensitivity_file(path: Path, kpi: str, params: list[str], *, results: Path = Path("results"),
+                     overrides: Point | None = None, seed: int | None = None, workers: int = 1, dask: Any = None,
+                     replications: int = 3, trajectories: int = 10, levels: int = 4, morris_seed: int = 0,
+                     methods: tuple[str, ...] = ("oat", "morris"), warmup: str | None = None) -> dict[str, Any]:
+    """One-at-a-time (tornado) and Morris for one KPI of a config; writes sensitivity.json and tornado.png."""
+    from routing_sim.experiments.tasks import kpi_names
+    from routing_sim.loader import validate_data
+    from routing_sim.optimise.sensitivity import morris, one_at_a_time, parse_param, tornado_png
+
+    name, root_seed, warmup_h, cases = load_cases(path, overrides or {}, seed)
+    if len(cases) != 1:
+        raise ConfigError([Problem(str(path), (), "sensitivity: give a process config, not an experiment")])
+    data = cases[0][1]
+    if warmup is not None:
+        warmup_h = parse_duration(warmup)
+    parsed = [parse_param(p) for p in params]
+    cfg = validate_data(data, source=str(path))
+    if kpi not in kpi_names(cfg):
+        raise ConfigError([Problem("<command line>", (), f"--kpi: unknown KPI {kpi!r}")])
+    store = Store(safe_child(results, name, CACHE)).open()
+    out: dict[str, Any] = {"file": str(path), "name": name, "seed": root_seed, "warmup_h": warmup_h,
+                           "overrides": overrides or {}, "kpi": kpi,
+                           "params": [{"path": p.path, "low": p.text(0.0), "high": p.text(1.0)} for p in parsed]}
+    with executor_for(workers, dask) as executor:
+        ev = Evaluator(data, root_seed, executor, store, warmup_h)
+        for p in parsed:  # fail early, on the driver, for a path or value the config rejects
+            ev.variant({p.path: p.value(0.0)}), ev.variant({p.path: p.value(1.0)})
+        if "oat" in methods:
+            out["one_at_a_time"] = one_at_a_time(ev, parsed, kpi, replications)
+        if "morris" in methods:
+            out["morris"] = morris(ev, parsed, kpi, replications, trajectories, levels, morris_seed)
+        out["tasks_run"] = ev.tasks_run
+    folder = safe_child(results, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    if "one_at_a_time" in out:
+        png = tornado_png(out["one_at_a_time"])
+        tmp = folder / f".tornado.png.tmp-{os.getpid()}"
+        tmp.write_bytes(png)
+        tmp.replace(folder / "tornado.png")
+        out["tornado_png"] = "tornado.png"
+    write_json(folder / "sensitivity.json", out)
+    return out

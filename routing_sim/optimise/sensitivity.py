@@ -1,0 +1,132 @@
+"""Sensitivity of one KPI to chosen parameters: one at a time (tornado) and Morris elementary effects.
+
+A parameter is a dotted path with a range, ``pools.reviewers.headcount=25:40`` or
+``sources.x.rate=600000/year:900000/year`` (both ends with the same unit). Every point is the mean
+KPI over replications 0..n-1 with common random numbers, evaluated through the experiments'
+executors. Morris (1991), with the unit-cube grid of ``levels`` levels and step
+``delta = levels / (2 (levels - 1))``; each trajectory starts at a random grid point whose
+coordinates allow a step up and moves one parameter at a time, in random order. Integer parameters
+are rounded to the nearest integer (a step may then change nothing: its effect is 0).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from routing_sim.errors import ConfigError, Problem
+from routing_sim.optimise.evaluate import Evaluator, Point
+
+
+@dataclass(frozen=True)
+class Param:
+    path: str
+    low: float
+    high: float
+    unit: str  # text after the number ("/year"), or ""
+    integer: bool
+
+    def value(self, u: float) -> Any:
+        x = self.low + u * (self.high - self.low)
+        if self.integer:
+            return int(round(x))
+        return f"{x:.10g}{self.unit}" if self.unit else float(x)
+
+    def text(self, u: float) -> str:
+        return str(self.value(u))
+
+
+def parse_param(text: str) -> Param:
+    path, sep, rng = text.partition("=")
+    lo_text, sep2, hi_text = rng.partition(":")
+    ends = [re.fullmatch(r"\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*(\S*)\s*", t) for t in (lo_text, hi_text)]
+    if not sep or not sep2 or not all(ends) or ends[0][2] != ends[1][2]:  # type: ignore[index]
+        raise ConfigError([Problem("<command line>", (), f"--param {text!r}: write PATH=LOW:HIGH with one unit, "
+                                   "e.g. pools.reviewers.headcount=25:40 or sources.x.rate=6/h:9/h")])
+    lo, hi = float(ends[0][1]), float(ends[1][1])  # type: ignore[index]
+    integer = not ends[0][2] and all(re.fullmatch(r"\s*[-+]?[0-9]+\s*", t) for t in (lo_text, hi_text))
+    return Param(path.strip(), lo, hi, ends[0][2], bool(integer))  # type: ignore[index]
+
+
+def one_at_a_time(ev: Evaluator, params: list[Param], kpi: str, n: int) -> dict[str, Any]:
+    """KPI at each parameter's low and high end, the others as in the config; sorted by swing."""
+    points = [{p.path: p.value(u)} for p in params for u in (0.0, 1.0)]
+    ev.ensure([({}, n)] + [(pt, n) for pt in points])
+    base = ev.mean({}, kpi, n)
+    rows = []
+    for p in params:
+        low, high = ev.mean({p.path: p.value(0.0)}, kpi, n), ev.mean({p.path: p.value(1.0)}, kpi, n)
+        rows.append({"param": p.path, "low": p.text(0.0), "high": p.text(1.0), "kpi_at_low": low,
+                     "kpi_at_high": high, "swing": abs(high - low)})
+    rows.sort(key=lambda r: (-r["swing"] if math.isfinite(r["swing"]) else math.inf, r["param"]))
+    return {"kpi": kpi, "base": base, "replications": n, "rows": rows}
+
+
+def morris(ev: Evaluator, params: list[Param], kpi: str, n: int, trajectories: int = 10, levels: int = 4,
+           seed: int = 0) -> dict[str, Any]:
+    """Morris elementary effects: ``mu_star`` (mean |EE|), ``mu`` and ``sigma`` per parameter, EE in KPI
+    units per full range of the parameter (divided by delta on the unit scale)."""
+    if not 1 <= len(params) <= 10:
+        raise ConfigError([Problem("<command line>", (), "Morris: give one to ten parameters")])
+    rng = np.random.default_rng(seed)
+    delta = levels / (2 * (levels - 1))
+    starts = np.arange(levels) / (levels - 1)
+    starts = starts[starts + delta <= 1 + 1e-12]
+    paths = []
+    for _ in range(trajectories):
+        x = rng.choice(starts, size=len(params))
+        path = [(x.copy(), None)]
+        for i in rng.permutation(len(params)):
+            x[i] += delta
+            path.append((x.copy(), int(i)))
+        paths.append(path)
+
+    def point(x: np.ndarray) -> Point:
+        return {p.path: p.value(float(u)) for p, u in zip(params, x)}
+
+    ev.ensure([(point(x), n) for path in paths for x, _ in path])
+    effects: list[list[float]] = [[] for _ in params]
+    for path in paths:
+        values = [ev.mean(point(x), kpi, n) for x, _ in path]
+        for step in range(1, len(path)):
+            effects[path[step][1]].append((values[step] - values[step - 1]) / delta)  # type: ignore[index]
+    rows = []
+    for p, ee in zip(params, effects):
+        arr = np.array(ee, dtype=float)
+        rows.append({"param": p.path, "mu_star": float(np.mean(np.abs(arr))), "mu": float(np.mean(arr)),
+                     "sigma": float(np.std(arr, ddof=1)) if arr.size > 1 else math.nan, "effects": arr.tolist()})
+    rows.sort(key=lambda r: (-r["mu_star"] if math.isfinite(r["mu_star"]) else math.inf, r["param"]))
+    return {"kpi": kpi, "trajectories": trajectories, "levels": levels, "delta": delta, "seed": seed,
+            "replications": n, "points": len({repr(sorted(point(x).items())) for pth in paths for x, _ in pth}),
+            "rows": rows}
+
+
+def tornado_png(oat: dict[str, Any]) -> bytes:
+    """A tornado chart of the one-at-a-time rows (largest swing on top), byte-stable PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = oat["rows"][::-1]
+    base = oat["base"]
+    with plt.rc_context({"svg.hashsalt": "routing-sim", "font.size": 9}):
+        fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 1.5))
+        for y, r in enumerate(rows):
+            for value, colour, label in ((r["kpi_at_low"], "#4c72b0", "low"), (r["kpi_at_high"], "#dd8452", "high")):
+                ax.barh(y, value - base, left=base, color=colour, label=label if y == 0 else None)
+        ax.set_yticks(range(len(rows)), [f"{r['param']}\n{r['low']} .. {r['high']}" for r in rows])
+        ax.axvline(base, color="black", linewidth=0.8)
+        ax.set_xlabel(oat["kpi"])
+        ax.set_title(f"One-at-a-time sensitivity: base {base:.4g} (mean of {oat['replications']} replications)")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+        plt.close(fig)
+    return buffer.getvalue()
