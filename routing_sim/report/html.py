@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from routing_sim import __version__
-from routing_sim.report import diagram, kpitables
+from routing_sim.report import diagram, kpitables, optimisation
 from routing_sim.report.comments import Parameter
 from routing_sim.report.figures import Rendered
 from routing_sim.report.page import esc, figure, page, para, section, table
@@ -39,6 +39,9 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
                                             para("The config has no staff pools.", "note")),
                                    figs.get("staffing", ""), pool_table(study))),
         ("conservation", "Conservation", conservation(study)),
+        *[(id, title, html) for id, title, html in (
+            ("optimise", "Optimisation", optimisation.optimisation(study.folder)),
+            ("sensitivity", "Sensitivity", optimisation.sensitivity(study.folder))) if html],
         ("process", "Process", process(study)),
         ("assumptions", "Assumptions", assumptions(parameters, config_notes)),
         ("stress", "STRESS-DES", section("stress", "STRESS-DES checklist", para(
