@@ -57,13 +57,20 @@ def validate(
     files: list[Path] = typer.Argument(..., help="Config files to check."),
     show: bool = typer.Option(False, "--show", help="Print each resolved config as YAML."),
 ) -> None:
-    """Check config files; print every problem on one line; exit 2 if any file has one."""
+    """Check config or experiment files; print every problem on one line; exit 2 if any file has one."""
     from routing_sim.runfolder import resolved_config
     from routing_sim.yamlio import dump_yaml
+
+    from routing_sim.experiments.cli import is_experiment_file
+    from routing_sim.experiments.resolve import load_experiment
 
     failed = False
     for path in files:
         try:
+            if is_experiment_file(path):  # an experiment: every variant must resolve to a valid config
+                experiment = load_experiment(path)
+                out.print(f"{path}: ok (experiment, {len(experiment.variants)} variants)", markup=False)
+                continue
             cfg = load_config(path)
         except ConfigError as exc:
             _report_config_error(exc)

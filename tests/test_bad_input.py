@@ -135,3 +135,19 @@ def test_run_with_bad_config_exits_2_from_the_real_command(write_yaml, base_conf
 
 def _line_of(path, needle):
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_validate_checks_experiment_files_variant_by_variant(tmp_path):
+    from tests.conftest import ROOT
+
+    scenario = ROOT / "scenarios" / "eu-centre-staffing.yaml"
+    ok = CliRunner().invoke(app, ["validate", str(scenario)])
+    assert ok.exit_code == 0 and "experiment, 6 variants" in ok.stdout
+    text = scenario.read_text(encoding="utf-8").replace("[31, 40, 50]", "[31, -40, 50]")
+    text = text.replace("base: ../configs/", f"base: {ROOT / 'configs'}/")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(f"{bad}:")
+    assert "pools.reviewers.headcount: must be >= 0 (got -40)" in result.stderr
