@@ -64,11 +64,3 @@ def parse_rate(value: object) -> float:
     if not math.isfinite(per_hour):
         raise ValueError(f"rate is not finite (got {value!r})")
     return per_hour
-
-
-def format_hours(hours: float) -> str:
-    """Render a duration in hours with the largest unit that keeps it readable."""
-    for unit, size in (("d", 24.0), ("h", 1.0), ("min", 1 / 60)):
-        if hours >= size:
-            return f"{hours / size:.3g}{unit}"
-    return f"{hours * 3600:.3g}s"

@@ -97,10 +97,6 @@ class Pool:
         self.overtime_area = 0.0
         self.last_change = 0.0
 
-    @property
-    def on_duty(self) -> int:
-        return self.busy if self.busy > self.scheduled else self.scheduled
-
     def _account(self, now: float) -> None:
         elapsed = now - self.last_change
         self.scheduled_area += self.scheduled * elapsed

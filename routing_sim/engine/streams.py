@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from bisect import bisect_right
 from typing import Callable
 
 import numpy as np
@@ -115,22 +114,3 @@ def stream_of(dist: object, gen: np.random.Generator) -> Stream:
 def sampler(dist: object, gen: np.random.Generator) -> Callable[[], float]:
     """A zero-argument function drawing one value (hours) of ``dist`` (off the hot path)."""
     return stream_of(dist, gen).next
-
-
-class Categorical:
-    """Draw a code from cumulative probabilities with one uniform variate."""
-
-    __slots__ = ("cum", "codes")
-
-    def __init__(self, probs: list[float], codes: list[int]):
-        total = 0.0
-        cum = []
-        for p in probs:
-            total += p
-            cum.append(total)
-        cum[-1] = math.inf  # guard against rounding: the last code catches u close to 1
-        self.cum = cum
-        self.codes = codes
-
-    def pick(self, u: float) -> int:
-        return self.codes[bisect_right(self.cum, u)]
