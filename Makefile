@@ -25,6 +25,7 @@ run: $(STAMP)
 	$(VENV)/bin/routing-sim report "$$(sed -n 's/^results: //p' $(VENV)/last-run.txt | tail -n 1)"
 
 test: $(STAMP)
+	$(PY) -m ruff check routing_sim tests benchmarks
 	$(PY) -m pytest
 
 clean:

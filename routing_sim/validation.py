@@ -493,7 +493,7 @@ def report(progress: Callable[[str], None] = lambda _: None) -> str:
         "that entered after a warm-up and before a cool-down (a visit still waiting at the "
         "horizon counts its wait so far); the interval is the Student t interval over the "
         "replication means. The tests require the theoretical mean inside the **99 %** "
-        f"interval (several measures are tested at once) and the 99 % half-width below a "
+        "interval (several measures are tested at once) and the 99 % half-width below a "
         "stated share of theory, so that a pass is informative. Times are in **minutes**.",
         "",
     ]

@@ -97,7 +97,7 @@ def test_nothing_forwarded_that_was_not_reviewed_or_matched(short_run):
     forwarded = 0
     decision = codes.attr("decision")
     ents = short_run.entities.to_pydict()
-    final_decision = dict(zip(ents["entity"], ents[f"attr.decision"]))
+    final_decision = dict(zip(ents["entity"], ents["attr.decision"]))
     for row in order:
         e, s = v["entity"][row], v["stage"][row]
         if s == stage["forwarding"]:

@@ -26,7 +26,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from routing_sim import validation as V
 from routing_sim.api import RunResult, simulate_config
 from routing_sim.loader import validate_data
 from routing_sim.stats import t_interval

@@ -14,7 +14,6 @@ from pydantic import Field, field_validator, model_validator
 
 from routing_sim.model.common import (
     Condition,
-    Duration,
     Name,
     NonNegative,
     PositiveDuration,
