@@ -42,8 +42,21 @@ def compute_kpis(
 ) -> dict[str, Any]:
     v = {name: visits.column(name).to_numpy() for name in visits.column_names}
     ents = {name: entities.column(name).to_numpy() for name in entities.column_names}
+    return kpis_from_arrays(cfg, codes, summary, v, ents, timeseries)
+
+
+def kpis_from_arrays(
+    cfg: ProcessConfig,
+    codes: Codes,
+    summary: SimulationSummary,
+    v: dict[str, np.ndarray],
+    ents: dict[str, np.ndarray],
+    timeseries: pa.Table,
+) -> dict[str, Any]:
+    """The KPIs from the tables' columns as numpy arrays (callers can load them one column at a time)."""
     order = np.argsort(ents["entity"], kind="stable")
-    ents = {k: a[order] for k, a in ents.items()}
+    if not np.array_equal(order, np.arange(order.size)):
+        ents = {k: a[order] for k, a in ents.items()}
     horizon = summary.horizon
     return {
         "run": {

@@ -32,7 +32,7 @@ from routing_sim.engine.build import Codes, build
 from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
 from routing_sim.errors import RunError
-from routing_sim.kpis import compute_kpis
+from routing_sim.kpis import kpis_from_arrays
 from routing_sim.model.process import ProcessConfig
 from routing_sim.yamlio import dump_yaml
 
@@ -198,9 +198,8 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     sim_seconds = time.perf_counter() - t0
     for name in TABLES:
         os.replace(partial[name], folder / name)
-    tables = {name: pq.read_table(folder / name) for name in TABLES}
-    kpis = compute_kpis(cfg, model.codes, summary, tables["visits.parquet"], tables["entities.parquet"],
-                        tables["timeseries.parquet"])
+    kpis = kpis_from_arrays(cfg, model.codes, summary, _columns(folder / "visits.parquet"),
+                            _columns(folder / "entities.parquet"), pq.read_table(folder / "timeseries.parquet"))
     arrived = sum(summary.arrived_by_source.values())
     manifest["codes"] = codes_dict(model.codes)
     manifest["counts"] = {
@@ -215,6 +214,13 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     manifest["arrivals_per_second"] = round(arrived / sim_seconds, 1) if sim_seconds > 0 else None
     write_json(folder / "kpis.json", kpis)
     return kpis
+
+
+def _columns(path: Path) -> dict:
+    """A Parquet file as numpy arrays, read one column at a time so that only one column is ever
+    held twice (as Arrow and as numpy)."""
+    names = pq.read_schema(path).names
+    return {name: pq.read_table(path, columns=[name]).column(name).to_numpy() for name in names}
 
 
 def _publish(staging: Path, final: Path) -> None:
