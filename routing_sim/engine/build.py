@@ -19,7 +19,8 @@ import numpy as np
 
 from routing_sim.engine.arrivals import ArrivalTimes, hourly_intensity
 from routing_sim.engine.calendar import change_points
-from routing_sim.engine.core import Outcome, Pool, Source, Spawner, Stage, World
+from routing_sim.engine.core import Outcome, Pool, Stage, World
+from routing_sim.engine.sources import Source, Spawner
 from routing_sim.engine.streams import RandomStreams, Stream, sampler, stream_of, uniforms
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
