@@ -151,3 +151,16 @@ def test_validate_checks_experiment_files_variant_by_variant(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().startswith(f"{bad}:")
     assert "pools.reviewers.headcount: must be >= 0 (got -40)" in result.stderr
+
+
+def test_schema_command_prints_the_json_schema_of_configs(tmp_path):
+    import json
+
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert {"stages", "pools", "sources", "kinds", "outcomes", "deadlines"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False  # unknown keys are errors, editors can flag them
+    out = tmp_path / "schema.json"
+    assert CliRunner().invoke(app, ["schema", "--out", str(out)]).exit_code == 0
+    assert json.loads(out.read_text()) == schema
