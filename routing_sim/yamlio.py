@@ -117,9 +117,7 @@ def _convert(node: Node, path: tuple, lines: Lines, source: str, loader: yaml.Sa
                 key = loader.construct_object(key_node, deep=True)
             except (ValueError, OverflowError, TypeError):
                 key = str(key_node.value)
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                key = str(key)
-            key = str(key)
+            key = str(key)  # every key is text: field names, stage names, attribute values
             if key in result:
                 raise ConfigError([Problem(source, path + (key,), "duplicate key", key_node.start_mark.line + 1)])
             lines[path + (key,)] = key_node.start_mark.line + 1

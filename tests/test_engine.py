@@ -106,3 +106,15 @@ def test_stream_seeds_depend_on_names_not_order():
     assert not (RandomStreams(5, replication=1).generator("arrivals.x").random(4) == a).any()
     with pytest.raises(ValueError):
         s1.generator("arrivals.x")
+
+
+def test_a_stream_with_an_empty_buffer_is_still_truthy():
+    """A Stream is a list underneath; an empty buffer once made 'stream or new_stream' ask for the
+    same named stream twice."""
+    import numpy as np
+
+    from routing_sim.engine.streams import uniforms
+
+    stream = uniforms(np.random.default_rng(0))
+    assert len(stream) == 0 and bool(stream)
+    assert 0 <= stream.next() < 1

@@ -7,10 +7,9 @@ this step nothing on the hot path reads the config.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from simpy import Environment
@@ -217,7 +216,7 @@ def compile_routes(stage: Stage, codes: Codes, rules: list, streams: RandomStrea
         else:
             cum = cumulative(list(rule.to.values()))
             compiled.append((tests_of(codes, rule.when), -1, cum, tuple(codes.place(t) for t in rule.to)))
-            if stage.route_stream is None:  # (a Stream is a list: an empty one is falsy)
+            if stage.route_stream is None:
                 stage.route_stream = uniforms(streams.generator(f"route.{stage.name}"))
     stage.routes = tuple(compiled)
 
@@ -238,7 +237,6 @@ class Model:
     calendars: list[list[tuple[float, int]]]
     horizon: float
     streams: RandomStreams
-    start_date: dt.date = field(default_factory=lambda: dt.date(2000, 1, 1))
 
 
 def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> Model:
@@ -312,7 +310,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
         spawner.zero_counts = zero
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
-                 calendars, horizon, streams, cfg.time.start)
+                 calendars, horizon, streams)
 
 
 def count_stream(dist: object, gen: np.random.Generator) -> Stream:
@@ -331,12 +329,10 @@ def count_stream(dist: object, gen: np.random.Generator) -> Stream:
     raise TypeError(f"no count stream for {type(dist).__name__}")
 
 
-def count_drawer(codes: Codes, counts: dict, streams: RandomStreams, name: str) -> Callable[[], tuple] | None:
-    """``draw() -> (count per name in codes.counts)`` for one source; zeros for counts it does not set."""
+def count_drawer(codes: Codes, counts: dict, streams: RandomStreams, name: str) -> Callable[[], list] | None:
+    """``draw() -> [count per name in codes.counts]`` for one source; 0 for counts it does not set."""
     if not codes.counts:
         return None
-    draws = [count_stream(counts[c], streams.generator(f"counts.{name}.{c}")).next if c in counts else None
-             for c in codes.counts]
-    zero = lambda: 0  # noqa: E731
-    draws = [zero if d is None else d for d in draws]
+    draws = [count_stream(counts[c], streams.generator(f"counts.{name}.{c}")).next if c in counts else int
+             for c in codes.counts]  # int() is 0
     return lambda: [d() for d in draws]

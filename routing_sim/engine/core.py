@@ -151,7 +151,7 @@ class Stage:
         self.pool = pool
         self.places = world.places
         self.on_finish = [self.finish]  # shared callbacks list: Environment.step only reads it
-        self.on_arrive = [self.arrive_event]
+        self.on_arrive = [self.arrive]  # an entity scheduled to arrive is its own event
         self.service: Stream | None = None  # one stream, or by attribute value:
         self.by_index = -1
         self.by_streams: dict[int, Stream | None] = {}
@@ -201,10 +201,6 @@ class Stage:
             entity.start = NAN
             pool.queues[self.priority(entity.attrs) if self.priorities else 0].append(entity)
             pool.waiting += 1
-
-    def arrive_event(self, entity: Entity) -> None:
-        """Callback of a scheduled arrival (an entity coming out of uncapacitated stages)."""
-        self.arrive(entity)
 
     def begin(self, entity: Entity) -> None:
         """A server of the pool takes the entity (called by arrive or by the pool)."""

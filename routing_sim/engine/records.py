@@ -1,9 +1,8 @@
 """Columnar buffers for what the simulation writes, flushed in batches.
 
-The hot path appends plain Python values to typed ``array.array`` columns (or
-rows to a list, for the smaller entity table); between simulated days the
-engine calls :meth:`Table.flush_if_large`, which turns them into a pyarrow
-RecordBatch and hands it to a sink (a Parquet file, or memory). Memory
+The hot path appends plain Python values to typed ``array.array`` columns;
+between simulated days the engine calls :meth:`ColumnTable.flush_if_large`,
+which turns them into a pyarrow RecordBatch and hands it to a sink (a Parquet file, or memory). Memory
 is bounded by the batch size, not by the horizon.
 """
 
@@ -54,35 +53,6 @@ class ParquetSink:
         self._writer.close()
 
 
-class Table:
-    """Rows (tuples) appended by the engine, written as Arrow batches with a fixed schema."""
-
-    def __init__(self, schema: pa.Schema, sink: Sink, rows: list[tuple] | None = None):
-        self.schema = schema
-        self.sink = sink
-        self.rows: list[tuple] = [] if rows is None else rows
-        self.rows_written = 0
-
-    def columns(self) -> list[pa.Array]:
-        cols = list(zip(*self.rows))
-        return [pa.array(col, type=field.type) for col, field in zip(cols, self.schema)]
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        self.sink.write(pa.RecordBatch.from_arrays(self.columns(), schema=self.schema))
-        self.rows_written += len(self.rows)
-        self.rows.clear()
-
-    def flush_if_large(self, rows: int = FLUSH_ROWS) -> None:
-        if len(self.rows) >= rows:
-            self.flush()
-
-    def close(self) -> None:
-        self.flush()
-        self.sink.close()
-
-
 VISITS = pa.schema(
     [
         ("entity", pa.int64()),
@@ -118,14 +88,21 @@ def entity_schema(attribute_names: list[str], count_names: list[str] = ()) -> pa
     return pa.schema(fields)
 
 
-class ColumnTable(Table):
-    """Typed ``array.array`` columns, one per schema field; conversion to Arrow is a buffer copy."""
+class ColumnTable:
+    """Typed ``array.array`` columns with a fixed Arrow schema, written as batches to a sink.
+
+    ``n_columns`` limits the arrays to the first fields (a subclass fills the rest itself).
+    Conversion to Arrow is a buffer copy.
+    """
 
     TYPECODES = {pa.int64(): "q", pa.int32(): "i", pa.float64(): "d", pa.int16(): "h"}
 
-    def __init__(self, schema: pa.Schema, sink: Sink):
-        super().__init__(schema, sink)
-        self.arrays = [array(self.TYPECODES[field.type]) for field in schema]
+    def __init__(self, schema: pa.Schema, sink: Sink, n_columns: int | None = None):
+        self.schema = schema
+        self.sink = sink
+        self.rows_written = 0
+        fields = list(schema)[:n_columns]
+        self.arrays = [array(self.TYPECODES[field.type]) for field in fields]
         self.appends = tuple(a.append for a in self.arrays)
 
     def __len__(self) -> int:
@@ -147,17 +124,19 @@ class ColumnTable(Table):
         if len(self) >= rows:
             self.flush()
 
+    def close(self) -> None:
+        self.flush()
+        self.sink.close()
+
 
 class EntityTable(ColumnTable):
     """One row per entity: fixed columns, then its counts and attribute codes (one array each,
     extended per entity and reshaped at flush)."""
 
     def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink):
+        super().__init__(entity_schema(attribute_names, count_names), sink, n_columns=len(ENTITY_FIXED))
         self.n_attributes = len(attribute_names)
         self.n_counts = len(count_names)
-        Table.__init__(self, entity_schema(attribute_names, count_names), sink)
-        self.arrays = [array(self.TYPECODES[t]) for _, t in ENTITY_FIXED]
-        self.appends = tuple(a.append for a in self.arrays)
         self.count_codes = array("i")
         self.attr_codes = array("h")
 
@@ -176,7 +155,7 @@ class EntityTable(ColumnTable):
         self.attr_codes.extend(entity.attrs)
 
     def columns(self) -> list[pa.Array]:
-        fixed = [pa.array(np.array(a), type=t) for a, (_, t) in zip(self.arrays, ENTITY_FIXED)]
+        fixed = super().columns()
         counts = np.array(self.count_codes, dtype=np.int32).reshape(-1, self.n_counts) if self.n_counts else None
         attrs = np.array(self.attr_codes, dtype=np.int16).reshape(-1, self.n_attributes) if self.n_attributes else None
         return (fixed + [pa.array(counts[:, i]) for i in range(self.n_counts)]

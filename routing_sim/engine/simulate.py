@@ -122,8 +122,7 @@ def _close_open_work(model: Model) -> None:
     world = model.world
     for entity in sorted(world.live.values(), key=lambda e: e.id):
         stage = entity.at
-        for append, value in zip(world.visits.appends, (entity.id, stage.index, entity.enter, entity.start, NAN, -1)):
-            append(value)
+        stage.record(entity.id, entity.enter, entity.start, NAN, -1)
         world.entities.add(entity, NAN, -1, stage.index)
 
 

@@ -66,6 +66,9 @@ class Stream(list):
         self._gen = gen
         self._sample = sample
 
+    def __bool__(self) -> bool:
+        return True  # a stream is never "empty" to its users, even while its buffer is
+
     def refill(self) -> float:
         self.extend(self._sample(self._gen, CHUNK)[::-1].tolist())
         return self.pop()
