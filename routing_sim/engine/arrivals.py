@@ -55,33 +55,39 @@ def _hours_since(start: dt.date, day: dt.date) -> float:
 
 
 class ArrivalTimes:
-    """Absolute arrival times (hours) of one source, in order; ``inf`` when the horizon is exhausted."""
+    """Absolute arrival times (hours) of one source, in order, handed out a period at a time."""
 
     def __init__(self, intensity: np.ndarray, gen: np.random.Generator):
         self.cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
         self.intensity = intensity
         self.gen = gen
         self.level = 0.0  # the unit-rate process so far
-        self.buffer: list[float] = []
+        self.pending = np.empty(0)  # times drawn and not yet handed out
+        self.exhausted = False
 
-    def _refill(self) -> None:
-        if self.level == math.inf:
-            self.buffer = [math.inf]
-            return
+    def _draw(self) -> np.ndarray:
+        """The next chunk of arrival times (those inside the horizon)."""
         levels = self.level + np.cumsum(self.gen.exponential(1.0, CHUNK))
         self.level = float(levels[-1])
         total = self.cumulative[-1]
         inside = levels[levels < total]
-        bins = np.searchsorted(self.cumulative, inside, side="right") - 1
-        times = bins + (inside - self.cumulative[bins]) / self.intensity[bins]
-        out = times.tolist()
         if inside.size < levels.size:
-            out.append(math.inf)
-            self.level = math.inf
-        out.reverse()
-        self.buffer = out
+            self.exhausted = True
+        bins = np.searchsorted(self.cumulative, inside, side="right") - 1
+        return bins + (inside - self.cumulative[bins]) / self.intensity[bins]
 
-    def next(self) -> float:
-        if not self.buffer:
-            self._refill()
-        return self.buffer.pop() if self.buffer[-1] != math.inf else math.inf
+    def until(self, end: float) -> np.ndarray:
+        """All arrival times before ``end`` not handed out yet, in order."""
+        parts = []
+        while True:
+            if not self.pending.size:
+                if self.exhausted:
+                    break
+                self.pending = self._draw()
+                continue
+            k = int(np.searchsorted(self.pending, end, side="left"))
+            parts.append(self.pending[:k])
+            self.pending = self.pending[k:]
+            if self.pending.size:
+                break
+        return np.concatenate(parts) if parts else np.empty(0)

@@ -19,8 +19,9 @@ import numpy as np
 from routing_sim.engine.arrivals import ArrivalTimes, hourly_intensity
 from routing_sim.engine.calendar import change_points
 from routing_sim.engine.core import Outcome, Pool, Stage, World
-from routing_sim.engine.sources import Source, Spawner
-from routing_sim.engine.streams import RandomStreams, Stream, sampler, stream_of, uniforms
+from routing_sim.engine.front import AttributeTable, Front, FrontSource, FrontSpawner, FrontStage
+from routing_sim.engine.sources import Spawner
+from routing_sim.engine.streams import RandomStreams, Stream, stream_of, uniforms
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Case, Draw, ProcessConfig
@@ -29,7 +30,6 @@ from routing_sim.model.volumes import Table as CountTable
 from routing_sim.units import parse_duration, parse_rate
 
 Attrs = list[int]
-CHUNK_ROWS = 1024  # arrivals whose attributes are drawn together
 
 
 @dataclass
@@ -134,41 +134,6 @@ def draw_plan(codes: Codes, attributes: dict[str, Draw], overrides: dict) -> tup
     return fixed, steps
 
 
-def batch_drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, gen: np.random.Generator) -> Callable:
-    """``draw(None) -> attrs`` for a source: attributes are drawn with numpy for a chunk of
-    arrivals at a time (one uniform per arrival and attribute), then handed out one by one."""
-    n_attrs = len(codes.attributes)
-    fixed, steps = draw_plan(codes, attributes, overrides)
-    compiled = [
-        (index, [(tests, np.array(cum), np.array(values)) for tests, cum, values in rules]) for index, rules in steps
-    ]
-    buffer: list[list[int]] = []
-
-    def refill() -> None:
-        table = np.full((CHUNK_ROWS, n_attrs), -1, dtype=np.int64)
-        for i, v in fixed:
-            table[:, i] = v
-        for index, rules in compiled:
-            u = gen.random(CHUNK_ROWS)
-            open_ = np.ones(CHUNK_ROWS, dtype=bool)
-            for tests, cum, values in rules:
-                match = open_.copy()
-                for i, allowed in tests:
-                    match &= np.isin(table[:, i], list(allowed))
-                table[match, index] = values[np.searchsorted(cum, u[match], side="right")]
-                open_ &= ~match
-        rows = table.tolist()
-        rows.reverse()
-        buffer.extend(rows)
-
-    def draw(inherited: None) -> list[int]:
-        if not buffer:
-            refill()
-        return buffer.pop()
-
-    return draw
-
-
 def drawer(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: Stream) -> Callable:
     """Build ``draw(inherited) -> attrs`` for a kind, one entity at a time (spawned entities)."""
     n = len(codes.attributes)
@@ -232,11 +197,12 @@ class Model:
     pools: list[Pool]
     stages: list[Stage]
     outcomes: list[Outcome]
-    sources: list[Source]
+    sources: list[FrontSource]
     spawners: list[Spawner]
     calendars: list[list[tuple[float, int]]]
     horizon: float
     streams: RandomStreams
+    front: Front
 
 
 def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> Model:
@@ -261,6 +227,8 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     by_name = {s.name: s for s in stages}
 
     spawners: list[Spawner] = []
+    n_values = [len(codes.values[a]) for a in codes.attributes]
+    front_spawners: dict[int, list[FrontSpawner]] = {}
     for stage, (name, scfg) in zip(stages, cfg.stages.items()):
         compile_service(stage, codes, scfg.service, streams)
         stage.priorities = tuple(tests_of(codes, rule) for rule in scfg.priority)
@@ -276,41 +244,46 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
                 codes.kinds.index(sp.kind),
                 tests_of(codes, sp.when),
                 sp.p,
-                uniforms(streams.generator(f"spawn.{name}.{i}")).next,
-                sampler(sp.after, streams.generator(f"spawn.{name}.{i}.delay")),
+                uniforms(streams.generator(f"spawn.{name}.{i}")),
+                stream_of(sp.after, streams.generator(f"spawn.{name}.{i}.delay")),
                 inherit,
                 drawer(codes, kind.attributes, {}, u_draw),
                 by_name[sp.to],
             )
             stage.spawns += (spawner,)
             spawners.append(spawner)
+            if stage.pool is None:
+                front_spawners.setdefault(stage.index, []).append(
+                    FrontSpawner(spawner, n_values, attribute_table(codes, kind.attributes, {}, u_draw)))
         compile_routes(stage, codes, scfg.next, streams)
 
     sources = []
     for i, (name, src) in enumerate(cfg.sources.items()):
         kind = codes.kinds.index(src.kind)
-        counts = count_drawer(codes, src.counts, streams, name)
+        attributes = cfg.kinds[src.kind].attributes
+        entry = by_name[src.to].index
         times = ArrivalTimes(hourly_intensity(cfg, name, horizon), streams.generator(f"arrivals.{name}"))
-        draw = batch_drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
-                            streams.generator(f"attributes.{name}"))
-        size = count_stream(src.duplicates, streams.generator(f"duplicates.{name}")).next if src.duplicates else None
-        sources.append(Source(i, name, world, kind, times.next, draw, by_name[src.to], size, True, counts))
+        draw = attribute_table(codes, attributes, src.attributes, uniforms(streams.generator(f"attributes.{name}")))
+        size = count_stream(src.duplicates, streams.generator(f"duplicates.{name}")) if src.duplicates else None
+        sources.append(FrontSource(i, name, kind, times, draw, entry, size, True,
+                                   count_streams(codes, src.counts, streams, name)))
         if src.batches is not None:
             rate = parse_rate(src.batches.rate)
             gen = streams.generator(f"batches.{name}")
             batch_times = ArrivalTimes(np.full(max(1, math.ceil(horizon)), rate), gen)
-            batch_draw = batch_drawer(codes, cfg.kinds[src.kind].attributes, src.attributes,
-                                      streams.generator(f"attributes.{name}.batches"))
-            batch_size = count_stream(src.batches.size, streams.generator(f"batches.{name}.size")).next
-            batch_counts = count_drawer(codes, src.counts, streams, f"{name}.batches")
-            sources.append(Source(i, name, world, kind, batch_times.next, batch_draw, by_name[src.to], batch_size,
-                                  False, batch_counts))
+            batch_draw = attribute_table(codes, attributes, src.attributes,
+                                         uniforms(streams.generator(f"attributes.{name}.batches")))
+            batch_size = count_stream(src.batches.size, streams.generator(f"batches.{name}.size"))
+            sources.append(FrontSource(i, name, kind, batch_times, batch_draw, entry, batch_size, False,
+                                       count_streams(codes, src.counts, streams, f"{name}.batches")))
     zero = (0,) * len(codes.counts)
     for spawner in spawners:
         spawner.zero_counts = zero
+    front_stages = {s.index: FrontStage(s, n_values, front_spawners.get(s.index, [])) for s in stages if s.pool is None}
+    front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts))
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
-                 calendars, horizon, streams)
+                 calendars, horizon, streams, front)
 
 
 def count_stream(dist: object, gen: np.random.Generator) -> Stream:
@@ -329,10 +302,14 @@ def count_stream(dist: object, gen: np.random.Generator) -> Stream:
     raise TypeError(f"no count stream for {type(dist).__name__}")
 
 
-def count_drawer(codes: Codes, counts: dict, streams: RandomStreams, name: str) -> Callable[[], list] | None:
-    """``draw() -> [count per name in codes.counts]`` for one source; 0 for counts it does not set."""
-    if not codes.counts:
-        return None
-    draws = [count_stream(counts[c], streams.generator(f"counts.{name}.{c}")).next if c in counts else int
-             for c in codes.counts]  # int() is 0
-    return lambda: [d() for d in draws]
+def count_streams(codes: Codes, counts: dict, streams: RandomStreams, name: str) -> list[Stream | None]:
+    """One stream per name in ``codes.counts`` for a source (None: the source does not set it, 0)."""
+    return [count_stream(counts[c], streams.generator(f"counts.{name}.{c}")) if c in counts else None
+            for c in codes.counts]
+
+
+def attribute_table(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: Stream) -> AttributeTable:
+    """Array draws of a kind's attributes (with a source's overrides) from ``stream``."""
+    fixed, steps = draw_plan(codes, attributes, overrides)
+    return AttributeTable(len(codes.attributes), [len(codes.values[a]) for a in codes.attributes], fixed, steps,
+                          stream)

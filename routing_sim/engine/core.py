@@ -325,19 +325,20 @@ class Stage:
 class Outcome:
     """A terminal place: the entity leaves the system and its final row is written."""
 
-    __slots__ = ("index", "code", "name", "world")
+    __slots__ = ("index", "code", "name", "world", "live", "add")
 
     def __init__(self, index: int, code: int, name: str, world: World):
         self.index = index  # place code (stages first, then outcomes)
         self.code = code  # outcome number
         self.name = name
         self.world = world
+        self.live = world.live
+        self.add = world.entities.add
 
     def arrive(self, entity: Entity) -> None:
         self.finish_at(entity, self.world.env._now)
 
     def finish_at(self, entity: Entity, at: float) -> None:
-        world = self.world
-        del world.live[entity.id]
+        del self.live[entity.id]
         entity.at = None
-        world.entities.add(entity, at, self.code, -1)
+        self.add(entity, at, self.code, -1)

@@ -28,15 +28,24 @@ class SeriesAccumulator:
         self.n = max(1, math.ceil(horizon / step - 1e-9))
         self.width = self.n + 1
         self.grid = np.arange(self.n) * step
+        self.padded = np.concatenate([[-np.inf], self.grid, [np.inf]])
         self.inside = np.zeros(len(stage_names) * self.width, dtype=np.int64)
         self.queued = np.zeros_like(self.inside)
         self.busy = np.zeros(max(1, len(pool_names)) * self.width, dtype=np.int64)
 
     def _index(self, times: np.ndarray) -> np.ndarray:
-        """Index of the first grid time >= each time (``n`` for NaN or beyond the grid)."""
-        idx = np.full(times.shape, self.n, dtype=np.int64)
-        known = ~np.isnan(times)
-        idx[known] = np.searchsorted(self.grid, times[known], side="left")
+        """Index of the first grid time >= each time (``n`` for NaN or beyond the grid).
+
+        The grid is uniform, so the index is ``ceil(t / step)``, corrected by one where
+        rounding put it next to the grid point that ``searchsorted`` would give.
+        """
+        n = self.n
+        raw = np.ceil(times / self.step)
+        np.nan_to_num(raw, copy=False, nan=n, posinf=n, neginf=0)
+        idx = np.clip(raw, 0, n).astype(np.int64)
+        padded = self.padded  # grid[k] is padded[k + 1]; -inf before, +inf after
+        idx -= padded[idx] >= times  # the grid point before is already >= t
+        idx += padded[idx + 1] < times  # the grid point found is still < t
         return idx
 
     def _add(self, target: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:

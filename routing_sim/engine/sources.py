@@ -1,100 +1,35 @@
-"""Where entities come from: arrival streams (sources) and spawns of linked entities.
+"""Spawns of linked entities after a visit, one parent at a time (after a pool stage).
 
-Both are plain classes with ``__slots__`` built by :mod:`routing_sim.engine.build`; a source is
-its own pending arrival event on SimPy's queue, like the entities in :mod:`routing_sim.engine.core`.
+Arrivals from sources, and spawns at uncapacitated stages reached before any pool, are
+generated with arrays by :mod:`routing_sim.engine.front`, from the same streams and counters.
 """
 
 from __future__ import annotations
 
-from heapq import heappush
 from typing import Callable
 
-from simpy.events import NORMAL, Timeout
+from simpy.events import Timeout
 
 from routing_sim.engine.core import Entity, Stage, World
-
-
-class Source:
-    """An arrival stream. The source is its own pending arrival event on SimPy's queue.
-
-    ``next_time`` gives absolute arrival times (``inf`` when exhausted). Each
-    arrival brings ``size()`` entities at once: duplicates of one incident
-    (same attributes, one group) or a bulk batch (independent attributes, each
-    its own group), depending on ``same_incident``.
-    """
-
-    __slots__ = ("index", "name", "world", "env", "kind", "next_time", "draw", "entry", "arrived", "callbacks",
-                 "on_arrive", "size", "same_incident", "counts")
-    _ok = True
-
-    def __init__(self, index: int, name: str, world: World, kind: int, next_time: Callable[[], float],
-                 draw: Callable[[list | None], list[int]], entry: Stage, size: Callable[[], int] | None = None,
-                 same_incident: bool = True, counts: Callable[[], tuple] | None = None):
-        self.index = index
-        self.name = name
-        self.world = world
-        self.env = world.env
-        self.kind = kind
-        self.next_time = next_time
-        self.draw = draw
-        self.entry = entry
-        self.arrived = 0
-        self.on_arrive = [self.arrive]
-        self.size = size
-        self.same_incident = same_incident
-        self.counts = counts
-
-    def begin(self) -> None:
-        self._schedule_next()
-
-    def _schedule_next(self) -> None:
-        t = self.next_time()
-        if t != float("inf"):
-            self.callbacks = self.on_arrive
-            world = self.world
-            heappush(world.queue, (t, NORMAL, next(world.eid), self))
-
-    def arrive(self, _: object) -> None:
-        world = self.world
-        now = self.env._now
-        n = 1 if self.size is None else self.size()
-        created = []
-        attrs = None
-        group = -1
-        for k in range(n):
-            if attrs is None or not self.same_incident:
-                attrs = self.draw(None)
-            else:
-                attrs = list(attrs)
-            entity = Entity(world.next_id, self.kind, self.index, -1, now, attrs, group,
-                            self.counts() if self.counts else ())
-            if self.same_incident and k == 0:
-                group = entity.id
-            world.next_id += 1
-            world.live[entity.id] = entity
-            created.append(entity)
-        self.arrived += n
-        self._schedule_next()
-        for entity in created:
-            self.entry.arrive(entity)
+from routing_sim.engine.streams import Stream
 
 
 class Spawner:
     """After a stage, maybe create a linked entity that enters a stage after a delay."""
 
-    __slots__ = ("world", "env", "kind", "when", "p", "u", "delay", "inherit", "draw", "entry", "pending",
-                 "created", "zero_counts")
+    __slots__ = ("world", "env", "kind", "when", "p", "u_stream", "delay_stream", "inherit", "draw", "entry",
+                 "pending", "created", "zero_counts")
 
     def __init__(self, world: World, kind: int, when: tuple, p: float,
-                 u: Callable[[], float], delay: Callable[[], float], inherit: list[int],
+                 u: Stream, delay: Stream, inherit: list[int],
                  draw: Callable[[list | None], list[int]], entry: Stage):
         self.world = world
         self.env = world.env
         self.kind = kind
         self.when = when
         self.p = p
-        self.u = u
-        self.delay = delay
+        self.u_stream = u
+        self.delay_stream = delay
         self.inherit = inherit
         self.draw = draw
         self.entry = entry
@@ -108,10 +43,10 @@ class Spawner:
         for i, allowed in self.when:
             if attrs[i] not in allowed:
                 return
-        if self.u() < self.p:
+        if self.u_stream.next() < self.p:
             inherited = [(i, attrs[i]) for i in self.inherit]
             self.pending += 1
-            when = at + self.delay()
+            when = at + self.delay_stream.next()
             if when < self.world.horizon:  # later ones stay pending: they arrive after the horizon
                 Timeout(self.env, when - self.env._now, (parent.id, inherited)).callbacks.append(self.create)
 

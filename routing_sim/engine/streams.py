@@ -73,6 +73,20 @@ class Stream(list):
         self.extend(self._sample(self._gen, CHUNK)[::-1].tolist())
         return self.pop()
 
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` variates as an array, in the order ``pop`` would give them (the vectorised front)."""
+        held = len(self)
+        if held >= n:
+            out = self[held - n:]
+            del self[held - n:]
+            return np.array(out[::-1])
+        drawn = self._sample(self._gen, n - held)
+        if not held:
+            return np.asarray(drawn)
+        head = np.array(self[::-1])
+        self.clear()
+        return np.concatenate([head, drawn])
+
     def next(self) -> float:
         """One variate (a convenience for code off the hot path)."""
         try:
