@@ -6,7 +6,8 @@ child) are its own. Prints a table and writes benchmarks/out/results.json. Cases
   reference-engine     the same network as a config (configs/textbook/reference-network.yaml)
   eu-2019              configs/eu-centre-2019.yaml, one replication of one year (simulation only)
   global-2019          configs/global-2019-stress.yaml, one year (skipped with --quick)
-  memory-1y / -5y      the EU baseline over 1 and 5 years, records flushed to Parquet in batches
+  memory-1y / -5y      the EU baseline over 1 and 5 years, records flushed to Parquet in batches (simulation)
+  full-1y / -5y        the same through `routing-sim run`'s path: simulation, Parquet, KPIs, manifest
   workers-1 / -2       4 replications of 120 days of the EU baseline on 1 and 2 processes
 Both reference cases are checked against Erlang C for the relevance stage (4 servers, rho 0.85).
 """
@@ -78,6 +79,15 @@ out = Outputs(ParquetSink(d / "v.parquet", VISITS), ParquetSink(d / "e.parquet",
 t = time.perf_counter(); s = simulate(m, out); wall = time.perf_counter() - t
 print(dict(wall=wall, arrivals=sum(s.arrived_by_source.values())))
 """,
+    "full": """
+import time, tempfile, pathlib
+from routing_sim.loader import load_data, validate_data
+from routing_sim.runfolder import run_to_folder
+data, _ = load_data("configs/eu-centre-2019.yaml"); data["time"]["horizon"] = "YEARSy"
+cfg = validate_data(data)
+t = time.perf_counter(); rec = run_to_folder(cfg, results=pathlib.Path(tempfile.mkdtemp())); wall = time.perf_counter() - t
+print(dict(wall=wall, arrivals=rec.manifest["counts"]["arrivals_from_sources"], simulation_s=rec.manifest["simulation_seconds"]))
+""",
     "workers": """
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -108,7 +118,8 @@ def run_case(name: str, code: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller reference run, no global year")
-    parser.add_argument("--no-global", action="store_true", help="skip the global year (minutes, ~15 GB peak)")
+    parser.add_argument("--no-global", action="store_true", help="skip the global year (minutes, GBs of memory)")
+    parser.add_argument("--only", nargs="+", metavar="CASE", help="run only these cases (names as in the table)")
     args = parser.parse_args()
     minutes = 200_000 if args.quick else 1_000_000
     plan = [
@@ -117,11 +128,18 @@ def main() -> None:
         ("eu-2019", CASES["eu-2019"]),
         ("memory-1y", CASES["memory-1y"].replace("YEARS", "1")),
         ("memory-5y", CASES["memory-1y"].replace("YEARS", "5")),
+        ("full-1y", CASES["full"].replace("YEARS", "1")),
+        ("full-5y", CASES["full"].replace("YEARS", "5")),
         ("workers-1", CASES["workers"].replace("WORKERS", "1")),
         ("workers-2", CASES["workers"].replace("WORKERS", "2")),
     ]
-    if not (args.quick or args.no_global):
+    if not (args.quick or args.no_global) or (args.only and "global-2019" in args.only):
         plan.append(("global-2019", CASES["global-2019"]))
+    if args.only:
+        unknown = set(args.only) - {name for name, _ in plan}
+        if unknown:
+            parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+        plan = [(name, code) for name, code in plan if name in args.only]
     results = []
     for name, code in plan:
         # ru_maxrss of children is a running maximum: each case runs from a fresh harness child
@@ -155,6 +173,8 @@ def _table(results: list[dict], theory: float) -> None:
             continue
         rate = r["arrivals"] / r["wall"] if r.get("arrivals") else float("nan")
         notes = f"wait {r['wait']:.3f} min" if "wait" in r else ""
+        if "simulation_s" in r:
+            notes = f"simulation {r['simulation_s']:.1f} s"
         print(f"{r['case']:18s} {r['wall']:8.2f} {rate:12,.0f} {r['peak_rss_mb']:8.0f}  {notes}")
 
 

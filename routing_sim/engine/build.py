@@ -256,6 +256,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
                 front_spawners.setdefault(stage.index, []).append(
                     FrontSpawner(spawner, n_values, attribute_table(codes, kind.attributes, {}, u_draw)))
         compile_routes(stage, codes, scfg.next, streams)
+        stage.plain = not stage.decisions and not stage.spawns and stage.fixed_next >= 0
 
     sources = []
     for i, (name, src) in enumerate(cfg.sources.items()):

@@ -44,7 +44,7 @@ class SeriesAccumulator:
         np.nan_to_num(raw, copy=False, nan=n, posinf=n, neginf=0)
         idx = np.clip(raw, 0, n).astype(np.int64)
         padded = self.padded  # grid[k] is padded[k + 1]; -inf before, +inf after
-        idx -= padded[idx] >= times  # the grid point before is already >= t
+        idx -= (idx > 0) & (padded[idx] >= times)  # the grid point before is already >= t
         idx += padded[idx + 1] < times  # the grid point found is still < t
         return idx
 

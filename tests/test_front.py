@@ -1,0 +1,180 @@
+"""The vectorised front and the pieces it rests on: array draws that continue a stream exactly,
+arrival times handed out by period, the arithmetic grid index, the writer thread, and the
+agreement of the array path with the one-entity-at-a-time path."""
+
+from __future__ import annotations
+
+import copy
+import gc
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing_sim.api import simulate_config
+from routing_sim.engine.arrivals import ArrivalTimes
+from routing_sim.engine.records import BackgroundSink, MemorySink
+from routing_sim.engine.series import SeriesAccumulator
+from routing_sim.engine.streams import Stream
+from routing_sim.errors import RunError
+from routing_sim.loader import validate_data
+
+
+def _stream(seed: int) -> Stream:
+    return Stream(np.random.default_rng(seed), lambda g, n: g.random(n))
+
+
+@given(st.lists(st.one_of(st.just(None), st.integers(0, 5000)), max_size=30), st.integers(0, 2**32))
+def test_take_continues_the_stream_exactly_as_pop_would(plan, seed):
+    """Mixing array takes and single pops consumes one sequence, in order, with nothing lost."""
+    mixed, single = _stream(seed), _stream(seed)
+    got = []
+    for step in plan:
+        if step is None:
+            got.append(mixed.next())
+        else:
+            got.extend(mixed.take(step).tolist())
+    want = [single.next() for _ in range(len(got))]
+    assert got == want
+
+
+@settings(max_examples=30)
+@given(st.lists(st.floats(0.0, 80.0), max_size=12), st.integers(0, 2**32))
+def test_arrival_times_by_period_are_the_whole_sequence_cut_at_the_boundaries(cuts, seed):
+    intensity = np.concatenate([np.full(24, 30.0), np.zeros(12), np.full(36, 5.0)])  # a quiet gap
+    whole = ArrivalTimes(intensity, np.random.default_rng(seed)).until(np.inf)
+    periods = ArrivalTimes(intensity, np.random.default_rng(seed))
+    bounds = sorted(cuts) + [np.inf]
+    parts = [periods.until(b) for b in bounds]
+    assert np.array_equal(np.concatenate(parts), whole)
+    lo = -np.inf
+    for part, hi in zip(parts, bounds):
+        assert np.all((part >= lo) & (part < hi))
+        lo = hi
+    assert np.all(np.diff(whole) >= 0) and whole.size and whole[-1] < intensity.size
+    assert not np.any((whole >= 24) & (whole < 36))  # nothing where the intensity is zero
+
+
+@given(st.sampled_from([1.0, 0.25, 1 / 3, 0.1, 7.3, 1 / 60]), st.floats(1.0, 500.0), st.integers(0, 2**32))
+def test_grid_index_is_the_searchsorted_one(step, horizon, seed):
+    acc = SeriesAccumulator(["a"], [-1], [], [], horizon, step)
+    rng = np.random.default_rng(seed)
+    times = np.concatenate([rng.uniform(-1, horizon * 1.1, 500), acc.grid, np.nextafter(acc.grid, np.inf),
+                            np.nextafter(acc.grid, -np.inf), [np.nan, np.inf, -np.inf, 0.0, horizon]])
+    want = np.full(times.shape, acc.n)
+    known = ~np.isnan(times)
+    want[known] = np.searchsorted(acc.grid, times[known], side="left")
+    assert np.array_equal(acc._index(times), want)
+
+
+class _Failing(MemorySink):
+    def __init__(self, after: int):
+        super().__init__()
+        self.after = after
+
+    def write(self, batch):
+        if len(self.batches) == self.after:
+            raise OSError("disk full")
+        super().write(batch)
+
+
+def _batch(i: int) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([i])], names=["x"])
+
+
+def test_writer_thread_keeps_order_and_reports_a_failure():
+    inner = MemorySink()
+    sink = BackgroundSink(inner, depth=2)
+    for i in range(50):
+        sink.write(_batch(i))
+    sink.close()
+    assert [b.column(0)[0].as_py() for b in inner.batches] == list(range(50))
+    assert not sink._thread.is_alive()
+
+    failing = BackgroundSink(_Failing(after=3), depth=2)
+    with pytest.raises(OSError, match="disk full"):
+        for i in range(50):
+            failing.write(_batch(i))
+        failing.close()
+    failing.stop()
+    assert not failing._thread.is_alive()
+
+
+def test_the_collector_and_the_writer_threads_are_back_after_a_run_and_after_a_failed_one(base_config, monkeypatch):
+    import threading
+
+    from routing_sim.engine.front import Front
+
+    def writers() -> int:
+        return sum(t.name == "routing-sim-writer" for t in threading.enumerate())
+
+    assert gc.isenabled()
+    simulate_config(validate_data(base_config))
+    assert gc.isenabled() and writers() == 0
+    calls = []
+
+    def fail_on_day_two(self, until):
+        calls.append(until)
+        if len(calls) == 2:
+            raise RunError("stopped on purpose")
+        return original(self, until)
+
+    original = Front.advance
+    monkeypatch.setattr(Front, "advance", fail_on_day_two)
+    with pytest.raises(RunError, match="on purpose"):
+        simulate_config(validate_data(base_config))
+    assert gc.isenabled() and writers() == 0
+
+
+def _loop_config(base: dict) -> dict:
+    """Arrivals meet the uncapacitated stage ``sort`` first in the front; some come back to it
+    after the pool stage ``work``, one at a time. Both must route with the same probabilities."""
+    cfg = copy.deepcopy(base)
+    cfg["time"]["horizon"] = "20d"
+    cfg["sources"]["inbox"] = {"kind": "case", "rate": "40/h", "to": "sort"}
+    cfg["pools"]["clerks"]["headcount"] = 12
+    cfg["stages"] = {
+        "sort": {
+            "service": {"dist": "exponential", "mean": "5min"},
+            "decide": [{"set": "verdict", "cases": [{"when": {"urgency": "high"}, "p": {"accept": 0.9, "reject": 0.1}},
+                                                    {"p": {"accept": 0.3, "reject": 0.7}}]}],
+            "next": [{"when": {"verdict": "reject"}, "to": "rejected"},
+                     {"to": {"work": 0.6, "accepted": 0.4}}],
+        },
+        "work": {"pool": "clerks", "service": {"dist": "exponential", "mean": "10min"},
+                 "next": [{"to": {"sort": 0.5, "accepted": 0.5}}]},
+    }
+    cfg["deadlines"] = {}
+    return cfg
+
+
+def test_front_and_per_entity_paths_route_with_the_same_probabilities(base_config):
+    r = simulate_config(validate_data(_loop_config(base_config)), seed=11)
+    codes = r.codes
+    v = r.visits.to_pydict()
+    e = r.entities.to_pydict()
+    urgency = dict(zip(e["entity"], e["attr.urgency"]))
+    high = codes.value("urgency", "high")
+    sort, work = codes.stages.index("sort"), codes.stages.index("work")
+    rejected, accepted = codes.place("rejected"), codes.place("accepted")
+    first_seen: set[int] = set()
+    tallies = {(path, u): [0, 0, 0] for path in ("front", "after_pool") for u in ("high", "low")}
+    order = sorted(range(len(v["entity"])), key=lambda i: v["enter"][i])
+    for i in order:
+        if v["stage"][i] != sort or v["next"][i] < 0:
+            continue
+        eid = v["entity"][i]
+        path = "after_pool" if eid in first_seen else "front"
+        first_seen.add(eid)
+        t = tallies[(path, "high" if urgency[eid] == high else "low")]
+        t[0] += 1
+        t[1] += v["next"][i] == rejected
+        t[2] += v["next"][i] == work
+    for (path, u), (n, rej, to_work) in tallies.items():
+        p_reject = 0.1 if u == "high" else 0.7
+        assert n > 300, (path, u, n)
+        for share, p in ((rej / n, p_reject), (to_work / n, (1 - p_reject) * 0.6)):
+            assert abs(share - p) < 4.5 * np.sqrt(p * (1 - p) / n), (path, u, share, p, n)
+    assert any(v["next"][i] == accepted for i in order)
