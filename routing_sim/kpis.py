@@ -54,8 +54,8 @@ def kpis_from_arrays(
     timeseries: pa.Table,
 ) -> dict[str, Any]:
     """The KPIs from the tables' columns as numpy arrays (callers can load them one column at a time)."""
-    order = np.argsort(ents["entity"], kind="stable")
-    if not np.array_equal(order, np.arange(order.size)):
+    order = _id_order(ents["entity"])
+    if order is not None:
         ents = {k: a[order] for k, a in ents.items()}
     horizon = summary.horizon
     return {
@@ -73,6 +73,27 @@ def kpis_from_arrays(
         "volumes": volume_kpis(codes, ents),
         "cost": cost_kpis(cfg, summary, horizon),
     }
+
+
+def _id_order(ids: np.ndarray) -> np.ndarray | None:
+    """The row order that sorts ``ids`` (None if already sorted). Ids are normally a permutation
+    of 0..n-1, whose inverse is found in one pass; anything else is sorted."""
+    n = ids.size
+    if n and ids.min() == 0 and ids.max() == n - 1:
+        order = np.empty(n, dtype=np.int64)
+        order[ids] = np.arange(n)
+        if np.array_equal(ids[order], np.arange(n)):  # a permutation: no id twice, none missing
+            return None if np.array_equal(order, np.arange(n)) else order
+    order = np.argsort(ids, kind="stable")
+    return None if np.array_equal(order, np.arange(n)) else order
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of non-negative integer codes (``np.unique`` without the sort
+    when they fit a small table)."""
+    if values.size and values.min() >= 0 and values.max() < max(1 << 24, 4 * values.size):
+        return np.flatnonzero(np.bincount(values))
+    return np.unique(values)
 
 
 def stage_kpis(codes: Codes, v: dict[str, np.ndarray], horizon: float, timeseries: pa.Table) -> dict[str, Any]:
@@ -189,40 +210,46 @@ def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray,
     selected = _select(codes, ents, d.kind, d.when)
     open_ = ents["outcome"] == -1
     base = selected & ~np.isnan(start)
+    rows = np.flatnonzero(base)
     groups: dict[str, Any] = {}
     if d.by:
-        key = np.zeros(ents["entity"].size, dtype=np.int64)  # one integer per combination of values
+        key = np.zeros(rows.size, dtype=np.int64)  # one integer per combination of values
         for a in d.by:
-            key = key * (len(codes.values[a]) + 1) + (ents[f"attr.{a}"].astype(np.int64) + 1)
-        for combo in np.unique(key[base]):
-            stats = _deadline_stats(base & (key == combo), start, end, open_, target, horizon)
+            key = key * (len(codes.values[a]) + 1) + (ents[f"attr.{a}"][rows].astype(np.int64) + 1)
+        order = np.argsort(key, kind="stable")  # by group, rows in their order within a group
+        key, grouped = key[order], rows[order]
+        cuts = np.flatnonzero(np.diff(key)) + 1
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), key.size]):
+            stats = _deadline_stats(grouped[lo:hi], start, end, open_, target, horizon)
             if stats["n"] or stats["pending_overdue"] or stats["pending_not_yet_due"]:
-                parts, rest = [], int(combo)
+                parts, rest = [], int(key[lo])
                 for a in reversed(d.by):
                     rest, code = divmod(rest, len(codes.values[a]) + 1)
                     parts.append(_label(codes, a, code - 1))
                 groups[",".join(reversed(parts))] = stats
-    return {"target_h": target, **_deadline_stats(base, start, end, open_, target, horizon), "by": groups}
+    return {"target_h": target, **_deadline_stats(rows, start, end, open_, target, horizon), "by": groups}
 
 
 def _label(codes: Codes, attribute: str, code: int) -> str:
     return "unset" if code < 0 else codes.values[attribute][code]
 
 
-def _deadline_stats(base: np.ndarray, start: np.ndarray, end: np.ndarray, open_: np.ndarray, target: float,
+def _deadline_stats(rows: np.ndarray, start: np.ndarray, end: np.ndarray, open_: np.ndarray, target: float,
                     horizon: float) -> dict[str, Any]:
-    reached = base & ~np.isnan(end)
+    """Figures over the entities ``rows`` (ascending row indices) that reached the start point."""
+    done = ~np.isnan(end[rows])
+    reached = rows[done]
     elapsed = end[reached] - start[reached]
-    pending = base & np.isnan(end) & open_
-    overdue = pending & (horizon - start > target)
+    pending = rows[~done & open_[rows]]
+    overdue = horizon - start[pending] > target
     within = int((elapsed <= target).sum())
-    judged = int(reached.sum() + overdue.sum())
+    judged = int(reached.size + overdue.sum())
     return {
         **describe(elapsed),
         "within": within,
         "share_within": within / judged if judged else math.nan,
         "pending_overdue": int(overdue.sum()),
-        "pending_not_yet_due": int((pending & ~overdue).sum()),
+        "pending_not_yet_due": int((~overdue).sum()),
     }
 
 
@@ -254,7 +281,7 @@ def volume_kpis(codes: Codes, ents: dict[str, np.ndarray]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for index, name in enumerate(codes.sources):
         mask = ents["source"] == index
-        row = {"entities": int(mask.sum()), "incidents": int(np.unique(ents["group"][mask]).size)}
+        row = {"entities": int(mask.sum()), "incidents": int(distinct(ents["group"][mask]).size)}
         for count in codes.counts:
             row[count] = int(ents[f"count.{count}"][mask].sum())
         out[name] = row

@@ -1,4 +1,4 @@
-"""Runtime objects of the engine: entities, pools, stages and outcomes (sources: engine.sources).
+"""Runtime objects of the engine: entities, pools, stages and outcomes (arrivals: engine.front).
 
 Plain classes with ``__slots__``, built once by :mod:`routing_sim.engine.build`.
 The hot path follows what the design notes measured:

@@ -246,16 +246,13 @@ class Front:
     """Generates each day's arrivals and walks cohorts through uncapacitated stages."""
 
     def __init__(self, world: World, stages: list[Stage], outcomes: list[Outcome], sources: list[FrontSource],
-                 front_stages: dict[int, FrontStage], zero_counts: int):
+                 front_stages: dict[int, FrontStage], n_counts: int):
         self.world = world
         self.stages = stages
         self.n_stages = len(stages)
         self.sources = sources
         self.front_stages = front_stages  # uncapacitated stages, by index
-        self.n_counts = zero_counts
-        self.env = world.env
-        self.queue = world.queue
-        self.eid = world.eid
+        self.n_counts = n_counts
         self.uncapacitated = np.array([s.pool is None for s in stages] + [False] * len(outcomes))
 
     def advance(self, until: float) -> None:
