@@ -94,10 +94,10 @@ import time, tempfile, pathlib
 from routing_sim.experiments.runner import run_experiment
 folder = pathlib.Path(tempfile.mkdtemp())
 spec = folder / "workers.yaml"
-spec.write_text(
-    "name: workers\nbase: " + str(pathlib.Path("configs/eu-centre-2019.yaml").resolve()) + "\nseed: 2019\n"
-    "overrides: {time.horizon: 120d}\nreplications: 4\nwarmup: 10d\n"
-    "report: [deadlines.forwarded_within_24h.share_within]\n")
+base = pathlib.Path("configs/eu-centre-2019.yaml").resolve()
+lines = ["name: workers", f"base: {base}", "seed: 2019", "overrides: {time.horizon: 120d}", "replications: 4",
+         "warmup: 10d", "report: [deadlines.forwarded_within_24h.share_within]"]
+spec.write_text("".join(line + chr(10) for line in lines))
 t = time.perf_counter()
 summary = run_experiment(spec, results=folder / "results", workers=WORKERS)
 wall = time.perf_counter() - t
