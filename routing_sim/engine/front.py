@@ -109,13 +109,13 @@ class AttributeTable:
         for i, values in inherited:
             table[:, i] = values
         for index, rules in self.steps:
-            apply_rules(table, index, rules, self.stream, None)
+            apply_rules(table, index, rules, self.stream)
         return table
 
 
-def apply_rules(attrs: np.ndarray, index: int, rules: list, stream: Stream, among: np.ndarray | None) -> None:
-    """Set ``attrs[:, index]`` from the first rule whose tests hold, for the rows ``among``."""
-    open_ = np.ones(attrs.shape[0], dtype=bool) if among is None else among.copy()
+def apply_rules(attrs: np.ndarray, index: int, rules: list, stream: Stream) -> None:
+    """Set ``attrs[:, index]`` from the first rule whose tests hold (one uniform per row it applies to)."""
+    open_ = np.ones(attrs.shape[0], dtype=bool)
     for tests, cum, values in rules:
         match = tests.mask(attrs, open_)
         k = int(match.sum())
@@ -299,7 +299,7 @@ class Front:
                 return []
         attrs = c.attrs
         for index, rules, stream in fs.decisions:
-            apply_rules(attrs, index, rules, stream, None)
+            apply_rules(attrs, index, rules, stream)
         out: list[Cohort] = []
         for spawner in fs.spawners:
             hit, due, child_attrs = spawner.spawn(c, end, horizon)
