@@ -70,6 +70,11 @@ class Codes:
         return len(self.stages) + self.outcomes.index(name)
 
     @property
+    def n_values(self) -> list[int]:
+        """How many values each attribute has, in attribute order."""
+        return [len(self.values[a]) for a in self.attributes]
+
+    @property
     def places(self) -> list[str]:
         return self.stages + self.outcomes
 
@@ -227,7 +232,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     by_name = {s.name: s for s in stages}
 
     spawners: list[Spawner] = []
-    n_values = [len(codes.values[a]) for a in codes.attributes]
+    n_values = codes.n_values
     front_spawners: dict[int, list[FrontSpawner]] = {}
     for stage, (name, scfg) in zip(stages, cfg.stages.items()):
         compile_service(stage, codes, scfg.service, streams)
@@ -256,7 +261,6 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
                 front_spawners.setdefault(stage.index, []).append(
                     FrontSpawner(spawner, n_values, attribute_table(codes, kind.attributes, {}, u_draw)))
         compile_routes(stage, codes, scfg.next, streams)
-        stage.plain = not stage.decisions and not stage.spawns and stage.fixed_next >= 0
 
     sources = []
     for i, (name, src) in enumerate(cfg.sources.items()):
@@ -312,5 +316,4 @@ def count_streams(codes: Codes, counts: dict, streams: RandomStreams, name: str)
 def attribute_table(codes: Codes, attributes: dict[str, Draw], overrides: dict, stream: Stream) -> AttributeTable:
     """Array draws of a kind's attributes (with a source's overrides) from ``stream``."""
     fixed, steps = draw_plan(codes, attributes, overrides)
-    return AttributeTable(len(codes.attributes), [len(codes.values[a]) for a in codes.attributes], fixed, steps,
-                          stream)
+    return AttributeTable(len(codes.attributes), codes.n_values, fixed, steps, stream)

@@ -137,7 +137,7 @@ class Stage:
     __slots__ = (
         "index", "name", "world", "env", "queue", "eid", "pool", "places", "on_finish", "on_arrive",
         "service", "by_index", "by_streams", "priorities", "decisions", "spawns",
-        "fixed_next", "routes", "route_stream", "plain",
+        "fixed_next", "routes", "route_stream",
         "rec_entity", "rec_stage", "rec_enter", "rec_start", "rec_end", "rec_next",
     )
 
@@ -161,7 +161,6 @@ class Stage:
         self.fixed_next = -1  # the only target, or -1 to evaluate routes
         self.routes: tuple = ()  # (tests, target or -1, cumulative, targets)
         self.route_stream: Stream | None = None
-        self.plain = False  # no decision, no spawn, one fixed next place: conclude() is fixed_next
         (self.rec_entity, self.rec_stage, self.rec_enter, self.rec_start, self.rec_end,
          self.rec_next) = world.visits.appends
 
@@ -257,7 +256,7 @@ class Stage:
             pool._account(now)
         pool.busy -= 1
         pool.busy_sum += now
-        target = self.fixed_next if self.plain else self.conclude(entity, now)
+        target = self.conclude(entity, now)
         self.rec_entity(entity.id)
         self.rec_stage(self.index)
         self.rec_enter(entity.enter)
@@ -297,7 +296,7 @@ class Stage:
                 del world.live[eid]
                 world.entities.add(entity, NAN, -1, stage.index)
                 return
-            target = stage.fixed_next if stage.plain else stage.conclude(entity, end)
+            target = stage.conclude(entity, end)
             r_entity(eid)
             r_stage(stage.index)
             r_enter(t)

@@ -58,9 +58,14 @@ def _lookup(allowed: frozenset, n_values: int) -> np.ndarray:
     return lookup
 
 
-def choose(cum: tuple, values: tuple, u: np.ndarray) -> np.ndarray:
+def choose(cum: np.ndarray, values: np.ndarray, u: np.ndarray) -> np.ndarray:
     """``values[bisect_right(cum, u)]`` for each uniform (``cum`` ends with ``inf``)."""
-    return np.asarray(values)[np.searchsorted(np.asarray(cum), u, side="right")]
+    return values[np.searchsorted(cum, u, side="right")]
+
+
+def array_rules(rules: tuple, n_values: list[int]) -> list:
+    """``((tests, cumulative, values), ...)`` of the event loop as ``(VTests, array, array)``."""
+    return [(VTests(tests, n_values), np.asarray(cum), np.asarray(values)) for tests, cum, values in rules]
 
 
 @dataclass
@@ -98,8 +103,7 @@ class AttributeTable:
     def __init__(self, n_attributes: int, n_values: list[int], fixed: list, steps: list, stream: Stream):
         self.n_attributes = n_attributes
         self.fixed = fixed
-        self.steps = [(index, [(VTests(tests, n_values), cum, values) for tests, cum, values in rules])
-                      for index, rules in steps]
+        self.steps = [(index, array_rules(rules, n_values)) for index, rules in steps]
         self.stream = stream
 
     def draw(self, n: int, inherited: list[tuple[int, np.ndarray]] = ()) -> np.ndarray:
@@ -155,12 +159,10 @@ class FrontStage:
 
     def __init__(self, stage: Stage, n_values: list[int], spawners: list[FrontSpawner]):
         self.stage = stage
-        self.decisions = [
-            (index, [(VTests(tests, n_values), cum, values) for tests, cum, values in rules], stream)
-            for index, rules, _pop, stream in stage.decisions
-        ]
+        self.decisions = [(index, array_rules(rules, n_values), stream) for index, rules, _pop, stream in stage.decisions]
         self.spawners = spawners
-        self.routes = [(VTests(tests, n_values), target, cum, targets) for tests, target, cum, targets in stage.routes]
+        self.routes = [(VTests(tests, n_values), target, np.asarray(cum), np.asarray(targets))
+                       for tests, target, cum, targets in stage.routes]
 
     def durations(self, attrs: np.ndarray) -> np.ndarray:
         stage = self.stage
@@ -339,12 +341,11 @@ class Feed:
     :class:`~routing_sim.engine.core.Entity` is made when it arrives.
     """
 
-    __slots__ = ("world", "env", "rows", "times", "places", "pos", "callbacks", "on_fire", "stages")
+    __slots__ = ("world", "rows", "times", "places", "callbacks", "on_fire", "stages")
     _ok = True
 
     def __init__(self, world: World, stages: list[Stage], c: Cohort):
         self.world = world
-        self.env = world.env
         self.stages = stages
         self.times = c.t.tolist()
         self.places = c.place.tolist()

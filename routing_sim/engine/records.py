@@ -61,9 +61,9 @@ class ParquetSink:
 class BackgroundSink:
     """Hands batches to another sink on a thread of its own, in order, at most ``depth`` at a time.
 
-    Parquet encoding and compression (and the time-series accumulation) release the GIL, so
-    they run on the second core while the simulation goes on; memory stays bounded by the
-    queue's depth. A failure in the thread is raised by the next ``write`` or by ``close``.
+    Parquet encoding and compression release the GIL, so they run on the second core while the
+    simulation goes on (the time-series accumulation, in numpy, shares the GIL); memory stays
+    bounded by the queue's depth. A failure in the thread is raised by the next ``write`` or by ``close``.
     """
 
     _DONE = object()

@@ -6,8 +6,8 @@ seed is derived from the root seed, the replication index and a hash of the
 stream's *name*, not from its position in a list: adding a stage or changing
 staffing leaves every other stream unchanged (common random numbers).
 
-Samplers draw variates in chunks with numpy and hand them out one at a time as
-Python floats, which is what the event loop needs.
+Streams draw variates in chunks with numpy and hand them out one at a time as
+Python floats (the event loop) or as arrays (the vectorised front).
 """
 
 from __future__ import annotations
@@ -126,8 +126,3 @@ def stream_of(dist: object, gen: np.random.Generator) -> Stream:
         cum[-1] = 1.0
         return Stream(gen, lambda g, n: values[np.searchsorted(cum, g.random(n), side="right")])
     raise TypeError(f"no sampler for {type(dist).__name__}")
-
-
-def sampler(dist: object, gen: np.random.Generator) -> Callable[[], float]:
-    """A zero-argument function drawing one value (hours) of ``dist`` (off the hot path)."""
-    return stream_of(dist, gen).next
