@@ -284,6 +284,8 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     zero = (0,) * len(codes.counts)
     for spawner in spawners:
         spawner.zero_counts = zero
+    for stage in stages:
+        stage.compile()
     front_stages = {s.index: FrontStage(s, n_values, front_spawners.get(s.index, [])) for s in stages if s.pool is None}
     front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts))
 

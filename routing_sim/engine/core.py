@@ -10,8 +10,10 @@ The hot path follows what the design notes measured:
   environment's own queue with the environment's own event counter, so no
   ``Timeout`` object is allocated per step and same-time events keep SimPy's
   first-scheduled-first-processed order;
-- visits are appended to typed ``array.array`` columns and entity rows to a
-  list, turned into Arrow batches between simulated days;
+- a visit or entity row is packed with one ``struct`` call into a byte buffer,
+  turned into Arrow batches between simulated days;
+- the end-of-service callback of each pool stage is a closure built once
+  (:meth:`Stage.compile`) with its branches settled;
 - no logging, no config lookups.
 """
 
@@ -137,8 +139,7 @@ class Stage:
     __slots__ = (
         "index", "name", "world", "env", "queue", "eid", "pool", "places", "on_finish", "on_arrive",
         "service", "by_index", "by_streams", "priorities", "decisions", "spawns",
-        "fixed_next", "routes", "route_stream",
-        "rec_entity", "rec_stage", "rec_enter", "rec_start", "rec_end", "rec_next",
+        "fixed_next", "routes", "route_stream", "put", "pack",
     )
 
     def __init__(self, index: int, name: str, world: World, pool: Pool | None):
@@ -150,7 +151,7 @@ class Stage:
         self.eid = world.eid
         self.pool = pool
         self.places = world.places
-        self.on_finish = [self.finish]  # shared callbacks list: Environment.step only reads it
+        self.on_finish: list = []  # shared callbacks list (Environment.step only reads it), set by compile()
         self.on_arrive = [self.arrive]  # an entity scheduled to arrive is its own event
         self.service: Stream | None = None  # one stream, or by attribute value:
         self.by_index = -1
@@ -161,8 +162,8 @@ class Stage:
         self.fixed_next = -1  # the only target, or -1 to evaluate routes
         self.routes: tuple = ()  # (tests, target or -1, cumulative, targets)
         self.route_stream: Stream | None = None
-        (self.rec_entity, self.rec_stage, self.rec_enter, self.rec_start, self.rec_end,
-         self.rec_next) = world.visits.appends
+        self.put = world.visits.put  # a visit row: put(pack(entity, stage, enter, start, end, next))
+        self.pack = world.visits.pack
 
     def duration(self, entity: Entity) -> float:
         if self.by_index < 0:
@@ -244,28 +245,57 @@ class Stage:
                         break
                 else:
                     if target < 0:
-                        target = targets[bisect_right(cum, self.route_stream.next())]
+                        stream = self.route_stream
+                        try:
+                            u = stream.pop()
+                        except IndexError:
+                            u = stream.refill()
+                        target = targets[bisect_right(cum, u)]
                     break
         return target
 
-    def finish(self, entity: Entity) -> None:
-        """End of service at a pool stage (the entity's scheduled event)."""
-        now = self.env._now
-        pool = self.pool
-        if pool.busy > pool.scheduled:  # inlined Pool.release
-            pool._account(now)
-        pool.busy -= 1
-        pool.busy_sum += now
-        target = self.conclude(entity, now)
-        self.rec_entity(entity.id)
-        self.rec_stage(self.index)
-        self.rec_enter(entity.enter)
-        self.rec_start(entity.start)
-        self.rec_end(now)
-        self.rec_next(target)
-        if pool.waiting:
-            pool.dispatch()
-        self.places[target].arrive(entity)
+    def compile(self) -> None:
+        """Build the end-of-service callback of a pool stage (the build step calls this last).
+
+        Its branches are settled here, once: a stage whose only rule is one unconditional
+        split draws its route inline; a stage without decisions, spawns or splits goes to its
+        fixed next place; the rest go through :meth:`conclude`.
+        """
+        if self.pool is None:
+            return
+        env, pool, index = self.env, self.pool, self.index
+        put, pack, conclude, fixed = self.put, self.pack, self.conclude, self.fixed_next
+        arrive = [place.arrive for place in self.places]
+        split = (not self.decisions and not self.spawns and len(self.routes) == 1
+                 and not self.routes[0][0] and self.routes[0][1] < 0)
+        rules = bool(self.decisions or self.spawns or fixed < 0)
+        stream = self.route_stream
+        _, _, cum, targets = self.routes[0] if split else (None, None, (), ())
+        pop = stream.pop if split else None
+
+        def finish(entity: Entity) -> None:
+            """End of service (the entity's scheduled event)."""
+            now = env._now
+            if pool.busy > pool.scheduled:  # inlined Pool.release
+                pool._account(now)
+            pool.busy -= 1
+            pool.busy_sum += now
+            if split:
+                try:
+                    u = pop()
+                except IndexError:
+                    u = stream.refill()
+                target = targets[bisect_right(cum, u)]
+            elif rules:
+                target = conclude(entity, now)
+            else:
+                target = fixed
+            put(pack(entity.id, index, entity.enter, entity.start, now, target))
+            if pool.waiting:
+                pool.dispatch()
+            arrive[target](entity)
+
+        self.on_finish = [finish]
 
     def walk(self, entity: Entity, t: float) -> None:
         """Take the entity through consecutive uncapacitated stages from time ``t``.
@@ -280,7 +310,7 @@ class Stage:
         world = self.world
         horizon = world.horizon
         places = self.places
-        r_entity, r_stage, r_enter, r_start, r_end, r_next = world.visits.appends
+        put, pack = self.put, self.pack
         eid = entity.id
         while True:
             if stage.by_index < 0:
@@ -297,12 +327,7 @@ class Stage:
                 world.entities.add(entity, NAN, -1, stage.index)
                 return
             target = stage.conclude(entity, end)
-            r_entity(eid)
-            r_stage(stage.index)
-            r_enter(t)
-            r_start(t)
-            r_end(end)
-            r_next(target)
+            put(pack(eid, stage.index, t, t, end, target))
             place = places[target]
             if isinstance(place, Outcome):
                 place.finish_at(entity, end)
@@ -314,29 +339,27 @@ class Stage:
             stage, t = place, end
 
     def record(self, entity: int, enter: float, start: float, end: float, target: int) -> None:
-        self.rec_entity(entity)
-        self.rec_stage(self.index)
-        self.rec_enter(enter)
-        self.rec_start(start)
-        self.rec_end(end)
-        self.rec_next(target)
+        self.put(self.pack(entity, self.index, enter, start, end, target))
 
 
 class Outcome:
     """A terminal place: the entity leaves the system and its final row is written."""
 
-    __slots__ = ("index", "code", "name", "world", "live", "add")
+    __slots__ = ("index", "code", "name", "world", "env", "live", "add")
 
     def __init__(self, index: int, code: int, name: str, world: World):
         self.index = index  # place code (stages first, then outcomes)
         self.code = code  # outcome number
         self.name = name
         self.world = world
+        self.env = world.env
         self.live = world.live
         self.add = world.entities.add
 
     def arrive(self, entity: Entity) -> None:
-        self.finish_at(entity, self.world.env._now)
+        del self.live[entity.id]
+        entity.at = None
+        self.add(entity, self.env._now, self.code, -1)
 
     def finish_at(self, entity: Entity, at: float) -> None:
         del self.live[entity.id]

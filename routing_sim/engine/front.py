@@ -363,11 +363,13 @@ class Feed:
         heappush(world.queue, (self.times.pop(), NORMAL, next(world.eid), self))
 
     def fire(self, _: object) -> None:
+        world = self.world
         entity = Entity(*self.rows.pop())
-        self.world.live[entity.id] = entity
+        world.live[entity.id] = entity
         stage = self.stages[self.places.pop()]
-        if self.times:
-            self.begin()
+        if self.times:  # inlined begin()
+            self.callbacks = self.on_fire
+            heappush(world.queue, (self.times.pop(), NORMAL, next(world.eid), self))
         else:
             self.on_fire = self.callbacks = None  # breaks the cycle through the bound method
         stage.arrive(entity)

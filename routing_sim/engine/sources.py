@@ -6,19 +6,32 @@ generated with arrays by :mod:`routing_sim.engine.front`, from the same streams 
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import Callable
 
-from simpy.events import Timeout
+from simpy.events import NORMAL
 
 from routing_sim.engine.core import Entity, Stage, World
 from routing_sim.engine.streams import Stream
+
+
+class Pending:
+    """A spawn waiting for its time, scheduled on SimPy's queue as its own event (no Timeout)."""
+
+    __slots__ = ("callbacks", "parent", "inherited")
+    _ok = True
+
+    def __init__(self, callbacks: list, parent: int, inherited: list):
+        self.callbacks = callbacks
+        self.parent = parent
+        self.inherited = inherited
 
 
 class Spawner:
     """After a stage, maybe create a linked entity that enters a stage after a delay."""
 
     __slots__ = ("world", "env", "kind", "when", "p", "u_stream", "delay_stream", "inherit", "draw", "entry",
-                 "pending", "created", "zero_counts")
+                 "pending", "created", "zero_counts", "on_create")
 
     def __init__(self, world: World, kind: int, when: tuple, p: float,
                  u: Stream, delay: Stream, inherit: list[int],
@@ -36,6 +49,7 @@ class Spawner:
         self.pending = 0
         self.created = 0
         self.zero_counts: tuple = ()
+        self.on_create = [self.create]
 
     def __call__(self, parent: Entity, at: float) -> None:
         """Maybe spawn, ``at`` the end of the parent's visit (which may lie ahead of the clock)."""
@@ -47,11 +61,14 @@ class Spawner:
             inherited = [(i, attrs[i]) for i in self.inherit]
             self.pending += 1
             when = at + self.delay_stream.next()
-            if when < self.world.horizon:  # later ones stay pending: they arrive after the horizon
-                Timeout(self.env, when - self.env._now, (parent.id, inherited)).callbacks.append(self.create)
+            world = self.world
+            if when < world.horizon:  # later ones stay pending: they arrive after the horizon
+                now = self.env._now  # the time is the float Timeout(env, when - now) gives
+                heappush(world.queue, (now + (when - now), NORMAL, next(world.eid),
+                                       Pending(self.on_create, parent.id, inherited)))
 
-    def create(self, event: Timeout) -> None:
-        parent_id, inherited = event._value
+    def create(self, event: Pending) -> None:
+        parent_id, inherited = event.parent, event.inherited
         self.pending -= 1
         self.created += 1
         world = self.world
