@@ -19,7 +19,7 @@ import numpy as np
 from routing_sim.engine.arrivals import ArrivalTimes, hourly_intensity
 from routing_sim.engine.calendar import change_points
 from routing_sim.engine.core import Outcome, Pool, Stage, World
-from routing_sim.engine.front import AttributeTable, Front, FrontSource, FrontSpawner, FrontStage
+from routing_sim.engine.front import AttributeTable, Front, FrontSource, FrontSpawner, FrontStage, front_period
 from routing_sim.engine.sources import Spawner
 from routing_sim.engine.streams import RandomStreams, Stream, stream_of, uniforms
 from routing_sim.model.common import condition_values
@@ -287,7 +287,8 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     for stage in stages:
         stage.compile()
     front_stages = {s.index: FrontStage(s, n_values, front_spawners.get(s.index, [])) for s in stages if s.pool is None}
-    front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts))
+    expected = sum(float(source.times.cumulative[-1]) for source in sources)
+    front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts), front_period(expected, horizon))
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
                  calendars, horizon, streams, front)

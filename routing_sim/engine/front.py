@@ -22,6 +22,7 @@ paths draw from the same named streams (:meth:`~routing_sim.engine.streams.Strea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from heapq import heappush
 import numpy as np
@@ -244,11 +245,27 @@ class FrontSource:
                       t, t.copy(), np.full(n, self.entry, dtype=np.int64), attrs, counts)
 
 
+COHORT = 20_000
+"""Arrivals the front aims to generate at once: numpy's cost per call is paid per cohort, so
+a period of a few thousand arrivals spent a third of the EU year's time in call overhead."""
+MAX_PERIOD_DAYS = 7
+
+
+def front_period(expected_arrivals: float, horizon: float) -> float:
+    """Hours of arrivals generated at once: whole days holding about :data:`COHORT` expected
+    arrivals, one to seven days. A function of the config only (the volumes and the horizon),
+    never of staffing, so that staffing scenarios keep their common random numbers."""
+    per_day = expected_arrivals / max(horizon / 24.0, 1e-9)
+    days = min(MAX_PERIOD_DAYS, max(1, math.floor(COHORT / per_day))) if per_day > 0 else MAX_PERIOD_DAYS
+    return days * 24.0
+
+
 class Front:
-    """Generates each day's arrivals and walks cohorts through uncapacitated stages."""
+    """Generates the arrivals a period ahead (:func:`front_period`) and walks cohorts through
+    uncapacitated stages up to their first pool."""
 
     def __init__(self, world: World, stages: list[Stage], outcomes: list[Outcome], sources: list[FrontSource],
-                 front_stages: dict[int, FrontStage], n_counts: int):
+                 front_stages: dict[int, FrontStage], n_counts: int, period: float = 24.0):
         self.world = world
         self.stages = stages
         self.n_stages = len(stages)
@@ -256,10 +273,17 @@ class Front:
         self.front_stages = front_stages  # uncapacitated stages, by index
         self.n_counts = n_counts
         self.uncapacitated = np.array([s.pool is None for s in stages] + [False] * len(outcomes))
+        self.period = period
+        self.generated = 0.0  # arrivals before this time are generated
 
     def advance(self, until: float) -> None:
-        """Generate the arrivals before ``until`` (the clock is at the start of the period)."""
-        parts = [c for c in (source.arrivals(until, self.world) for source in self.sources) if c is not None]
+        """Make sure the arrivals before ``until`` are generated (the clock is at or before the
+        end of what was generated); the next period is generated when the clock reaches it."""
+        if until <= self.generated:
+            return
+        end = min(self.world.horizon, max(until, self.generated + self.period))
+        self.generated = end
+        parts = [c for c in (source.arrivals(end, self.world) for source in self.sources) if c is not None]
         if parts:
             self.route(Cohort.concat(parts))
 

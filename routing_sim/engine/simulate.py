@@ -1,9 +1,10 @@
 """Run a compiled model over its horizon: the simulate phase.
 
-The horizon is advanced one simulated day at a time: at the start of each day
-the front (:mod:`routing_sim.engine.front`) generates the day's arrivals and
-walks them up to their first pool, then SimPy runs the day's events; between
-days buffers are flushed (to a writer thread) and progress is reported.
+The horizon is advanced one simulated day at a time: the front
+(:mod:`routing_sim.engine.front`) generates the arrivals a period ahead (one to
+seven days, by volume) and walks them up to their first pool, then SimPy runs
+the day's events; between days buffers are flushed (to a writer thread) and
+progress is reported.
 Time series (entities inside and queued per stage, busy and on-duty staff
 per pool) are computed on a fixed grid from the visit records as they are
 flushed (see :mod:`routing_sim.engine.series`). At the end, open visits and live entities are
