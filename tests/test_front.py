@@ -219,3 +219,30 @@ def test_front_and_per_entity_paths_route_with_the_same_probabilities(base_confi
         for share, p in ((rej / n, p_reject), (to_work / n, (1 - p_reject) * 0.6)):
             assert abs(share - p) < 4.5 * np.sqrt(p * (1 - p) / n), (path, u, share, p, n)
     assert any(v["next"][i] == accepted for i in order)
+
+
+def test_front_period_is_whole_days_from_one_to_seven_and_shrinks_with_volume():
+    from routing_sim.engine.front import front_period
+
+    year = 8760.0
+    periods = [front_period(n, year) for n in (0, 1e3, 7e5, 2e6, 5e6, 1.7e7, 3.6e7)]
+    assert all(p % 24 == 0 and 24 <= p <= 7 * 24 for p in periods)
+    assert periods == sorted(periods, reverse=True)
+    assert periods[2] == 7 * 24 and periods[-2] == 24  # the EU 2019 volume, the global one
+
+
+def test_arrivals_do_not_depend_on_how_far_ahead_the_front_generates(base_config, monkeypatch):
+    """The period is an implementation detail: the arrival times, sources and counts are the
+    same whether the front generates one day or a week at a time (attributes may be changed by
+    decisions later, so they are not compared)."""
+    import routing_sim.engine.build as build_module
+
+    def arrivals(days: int) -> list[tuple]:
+        monkeypatch.setattr(build_module, "front_period", lambda expected, horizon: days * 24.0)
+        e = simulate_config(validate_data(base_config), seed=5).entities.to_pydict()
+        counts = [name for name in e if name.startswith("count.")]
+        return sorted((e["created"][i], e["source"][i], *(e[c][i] for c in counts))
+                      for i in range(len(e["entity"])) if e["source"][i] >= 0)
+
+    one, seven = arrivals(1), arrivals(7)
+    assert len(one) > 100 and one == seven
