@@ -55,8 +55,11 @@ def kpis_from_arrays(
 ) -> dict[str, Any]:
     """The KPIs from the tables' columns as numpy arrays (callers can load them one column at a time)."""
     order = _id_order(ents["entity"])
-    if order is not None:
-        ents = {k: a[order] for k, a in ents.items()}
+    if order is not None:  # one column at a time: only one is ever held twice
+        ents = dict(ents)
+        for k in ents:
+            ents[k] = ents[k][order]
+        del order
     horizon = summary.horizon
     return {
         "run": {

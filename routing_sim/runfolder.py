@@ -198,7 +198,7 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     sim_seconds = time.perf_counter() - t0
     for name in TABLES:
         os.replace(partial[name], folder / name)
-    kpis = kpis_from_arrays(cfg, model.codes, summary, _columns(folder / "visits.parquet"),
+    kpis = kpis_from_arrays(cfg, model.codes, summary, _columns(folder / "visits.parquet", skip=("next",)),
                             _columns(folder / "entities.parquet"), pq.read_table(folder / "timeseries.parquet"))
     arrived = sum(summary.arrived_by_source.values())
     manifest["codes"] = codes_dict(model.codes)
@@ -216,10 +216,10 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     return kpis
 
 
-def _columns(path: Path) -> dict:
+def _columns(path: Path, skip: tuple[str, ...] = ()) -> dict:
     """A Parquet file as numpy arrays, read one column at a time so that only one column is ever
-    held twice (as Arrow and as numpy)."""
-    names = pq.read_schema(path).names
+    held twice (as Arrow and as numpy); the KPIs do not use the columns in ``skip``."""
+    names = [name for name in pq.read_schema(path).names if name not in skip]
     return {name: pq.read_table(path, columns=[name]).column(name).to_numpy() for name in names}
 
 

@@ -272,6 +272,8 @@ class Stage:
         stream = self.route_stream
         _, _, cum, targets = self.routes[0] if split else (None, None, (), ())
         pop = stream.pop if split else None
+        single = len(pool.queues) == 1
+        first = pool.queues[0]
 
         def finish(entity: Entity) -> None:
             """End of service (the entity's scheduled event)."""
@@ -291,8 +293,15 @@ class Stage:
             else:
                 target = fixed
             put(pack(entity.id, index, entity.enter, entity.start, now, target))
-            if pool.waiting:
-                pool.dispatch()
+            # one server is free now, so at most one waiting entity starts (while work waits,
+            # every server on duty is busy): with one priority class, Pool.dispatch inlined
+            if pool.waiting and pool.busy < pool.scheduled:
+                if single:
+                    pool.waiting -= 1
+                    nxt = first.popleft()
+                    nxt.at.begin(nxt)
+                else:
+                    pool.dispatch()
             arrive[target](entity)
 
         self.on_finish = [finish]
@@ -345,7 +354,7 @@ class Stage:
 class Outcome:
     """A terminal place: the entity leaves the system and its final row is written."""
 
-    __slots__ = ("index", "code", "name", "world", "env", "live", "add")
+    __slots__ = ("index", "code", "name", "world", "env", "live", "add", "put", "pack")
 
     def __init__(self, index: int, code: int, name: str, world: World):
         self.index = index  # place code (stages first, then outcomes)
@@ -355,11 +364,14 @@ class Outcome:
         self.env = world.env
         self.live = world.live
         self.add = world.entities.add
+        self.put = world.entities.put
+        self.pack = world.entities.pack
 
     def arrive(self, entity: Entity) -> None:
         del self.live[entity.id]
         entity.at = None
-        self.add(entity, self.env._now, self.code, -1)
+        self.put(self.pack(entity.id, entity.kind, entity.source, entity.parent, entity.group, entity.created,
+                           self.env._now, self.code, -1, *entity.counts, *entity.attrs))  # inlined EntityTable.add
 
     def finish_at(self, entity: Entity, at: float) -> None:
         del self.live[entity.id]
