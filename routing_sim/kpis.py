@@ -53,10 +53,10 @@ def kpis_from_arrays(
     ents: dict[str, np.ndarray],
     timeseries: pa.Table,
 ) -> dict[str, Any]:
-    """The KPIs from the tables' columns as numpy arrays (callers can load them one column at a time)."""
+    """The KPIs from the tables' columns as numpy arrays (callers can load them one column at a
+    time). ``ents`` is put in entity order in place, so that the caller's arrays are not kept twice."""
     order = _id_order(ents["entity"])
-    if order is not None:  # one column at a time: only one is ever held twice
-        ents = dict(ents)
+    if order is not None:  # in place, one column at a time: only one is ever held twice
         for k in ents:
             ents[k] = ents[k][order]
         del order

@@ -25,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from routing_sim import __version__
@@ -218,9 +220,18 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
 
 def _columns(path: Path, skip: tuple[str, ...] = ()) -> dict:
     """A Parquet file as numpy arrays, read one column at a time so that only one column is ever
-    held twice (as Arrow and as numpy); the KPIs do not use the columns in ``skip``."""
+    held twice (as Arrow and as numpy); the KPIs do not use the columns in ``skip``.
+
+    Each column is copied out of Arrow's memory pool, which is then asked to give back what it
+    no longer uses: the pool keeps freed memory for reuse, and the KPI step allocates with
+    numpy, so on a 5-year EU run the pool otherwise held about 500 MB nobody used.
+    """
     names = [name for name in pq.read_schema(path).names if name not in skip]
-    return {name: pq.read_table(path, columns=[name]).column(name).to_numpy() for name in names}
+    out = {}
+    for name in names:
+        out[name] = np.array(pq.read_table(path, columns=[name]).column(name).to_numpy())
+        pa.default_memory_pool().release_unused()
+    return out
 
 
 def _publish(staging: Path, final: Path) -> None:
