@@ -10,6 +10,8 @@ child) are its own. Prints a table and writes benchmarks/out/results.json. Cases
   full-1y / -5y        the same through `routing-sim run`'s path: simulation, Parquet, KPIs, manifest
   workers-1 / -2       an experiment of 4 replications of 120 days of the EU baseline, through the
                        experiments runner (routing-sim run EXPERIMENT --workers 1 / 2)
+  simpy-floor          SimPy's own cost per event (step + one heappush, trivial callback), with 10
+                       and with 1,700 events queued: the lower bound of any model on SimPy's queue
 Both reference cases are checked against Erlang C for the relevance stage (4 servers, rho 0.85).
 """
 
@@ -40,6 +42,27 @@ import time, sys; sys.path.insert(0, "benchmarks")
 from idiomatic_simpy import run
 t = time.perf_counter(); r = run(MINUTES); wall = time.perf_counter() - t
 print(dict(wall=wall, arrivals=r["arrivals"], wait=r["relevance_wait_mean_min"]))
+""",
+    "simpy-floor": """
+import time, random
+from heapq import heappush
+import simpy
+from simpy.events import NORMAL
+class Ev:
+    __slots__ = ("callbacks",)
+    _ok = True
+per = {}
+start = time.perf_counter()
+for queued in (10, 1700):
+    env = simpy.Environment(); q = env._queue; eid = env._eid; draw = random.Random(1).expovariate
+    def again(e):
+        e.callbacks = loop
+        heappush(q, (env._now + draw(1.0), NORMAL, next(eid), e))
+    loop = [again]
+    for _ in range(queued):
+        e = Ev(); e.callbacks = loop; heappush(q, (draw(1.0), NORMAL, next(eid), e))
+    t = time.perf_counter(); env.run(until=2_000_000 / queued); per[queued] = (time.perf_counter() - t) / (next(eid) - queued)
+print(dict(wall=time.perf_counter() - start, arrivals=0, us_per_event_10=per[10] * 1e6, us_per_event_1700=per[1700] * 1e6))
 """,
     "reference-engine": """
 import time
@@ -137,6 +160,7 @@ def main() -> None:
         ("full-5y", CASES["full"].replace("YEARS", "5")),
         ("workers-1", CASES["workers"].replace("WORKERS", "1")),
         ("workers-2", CASES["workers"].replace("WORKERS", "2")),
+        ("simpy-floor", CASES["simpy-floor"]),
     ]
     if not (args.quick or args.no_global) or (args.only and "global-2019" in args.only):
         plan.append(("global-2019", CASES["global-2019"]))
@@ -192,6 +216,8 @@ def _table(results: list[dict], theory: float) -> None:
         notes = f"wait {r['wait']:.3f} min" if "wait" in r else ""
         if "simulation_s" in r:
             notes = f"simulation {r['simulation_s']:.1f} s"
+        if "us_per_event_10" in r:
+            notes = f"{r['us_per_event_10']:.2f} us/event with 10 queued, {r['us_per_event_1700']:.2f} with 1,700"
         if r.get("runs", 1) > 1:
             notes += f" (fastest of {r['walls']})"
         print(f"{r['case']:18s} {r['wall']:8.2f} {rate:12,.0f} {r['peak_rss_mb']:8.0f}  {notes}")
