@@ -130,8 +130,8 @@ class Pool:
 class Stage:
     """A step of the process. ``pool`` None means an uncapacitated delay.
 
-    The build step fills in the compiled rules; ``arrive``, ``begin`` and
-    ``finish`` are the hot path and evaluate them inline (a condition is a
+    The build step fills in the compiled rules; ``arrive``, ``begin`` and the
+    end-of-service callback built by :meth:`compile` are the hot path and evaluate them inline (a condition is a
     tuple of ``(attribute index, allowed codes)``; a random draw is the C-level
     ``pop`` of a pre-drawn :class:`~routing_sim.engine.streams.Stream`).
     """

@@ -1,9 +1,9 @@
 """Columnar buffers for what the simulation writes, flushed in batches.
 
-The hot path appends plain Python values to typed ``array.array`` columns;
+The hot path packs each row into a byte buffer with one ``struct`` call;
 between simulated days the engine calls :meth:`ColumnTable.flush_if_large`,
-which turns them into a pyarrow RecordBatch and hands it to a sink (a Parquet file, or memory). Memory
-is bounded by the batch size, not by the horizon.
+which turns the buffer into a pyarrow RecordBatch and hands it to a sink (a Parquet file, or memory).
+Memory is bounded by the batch size, not by the horizon.
 """
 
 from __future__ import annotations
