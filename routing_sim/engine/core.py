@@ -354,7 +354,7 @@ class Stage:
 class Outcome:
     """A terminal place: the entity leaves the system and its final row is written."""
 
-    __slots__ = ("index", "code", "name", "world", "env", "live", "add", "put", "pack")
+    __slots__ = ("index", "code", "name", "world", "env", "live", "add")
 
     def __init__(self, index: int, code: int, name: str, world: World):
         self.index = index  # place code (stages first, then outcomes)
@@ -364,14 +364,11 @@ class Outcome:
         self.env = world.env
         self.live = world.live
         self.add = world.entities.add
-        self.put = world.entities.put
-        self.pack = world.entities.pack
 
     def arrive(self, entity: Entity) -> None:
         del self.live[entity.id]
         entity.at = None
-        self.put(self.pack(entity.id, entity.kind, entity.source, entity.parent, entity.group, entity.created,
-                           self.env._now, self.code, -1, *entity.counts, *entity.attrs))  # inlined EntityTable.add
+        self.add(entity, self.env._now, self.code, -1)  # finish_at inlined: one call less per entity
 
     def finish_at(self, entity: Entity, at: float) -> None:
         del self.live[entity.id]

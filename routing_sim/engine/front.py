@@ -197,7 +197,7 @@ class FrontStage:
 
 
 class FrontSource:
-    """One arrival stream, generated a day at a time: times, arrival sizes, attributes, counts."""
+    """One arrival stream, generated a period at a time: times, arrival sizes, attributes, counts."""
 
     def __init__(self, index: int, name: str, kind: int, times, attributes: AttributeTable, entry: int,
                  size: Stream | None, same_incident: bool, counts: list[Stream | None]):
