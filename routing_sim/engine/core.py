@@ -68,7 +68,6 @@ class World:
         self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order
         self.next_id = 0
         self.horizon = float("inf")  # set by the build step
-        self.live: dict[int, Entity] = {}
         self.visits = ColumnTable(VISITS, MemorySink())  # the caller may swap in another sink
         self.entities = EntityTable(attribute_names, count_names, MemorySink())
         self.places: list[Stage | Outcome] = []
@@ -332,7 +331,6 @@ class Stage:
             end = t + d
             if end >= horizon:
                 stage.record(eid, t, t, NAN, -1)
-                del world.live[eid]
                 world.entities.add(entity, NAN, -1, stage.index)
                 return
             target = stage.conclude(entity, end)
@@ -354,7 +352,7 @@ class Stage:
 class Outcome:
     """A terminal place: the entity leaves the system and its final row is written."""
 
-    __slots__ = ("index", "code", "name", "world", "env", "live", "add")
+    __slots__ = ("index", "code", "name", "world", "env", "add")
 
     def __init__(self, index: int, code: int, name: str, world: World):
         self.index = index  # place code (stages first, then outcomes)
@@ -362,15 +360,12 @@ class Outcome:
         self.name = name
         self.world = world
         self.env = world.env
-        self.live = world.live
         self.add = world.entities.add
 
     def arrive(self, entity: Entity) -> None:
-        del self.live[entity.id]
         entity.at = None
         self.add(entity, self.env._now, self.code, -1)  # finish_at inlined: one call less per entity
 
     def finish_at(self, entity: Entity, at: float) -> None:
-        del self.live[entity.id]
         entity.at = None
         self.add(entity, at, self.code, -1)

@@ -389,7 +389,6 @@ class Feed:
     def fire(self, _: object) -> None:
         world = self.world
         entity = Entity(*self.rows.pop())
-        world.live[entity.id] = entity
         stage = self.stages[self.places.pop()]
         if self.times:  # inlined begin()
             self.callbacks = self.on_fire

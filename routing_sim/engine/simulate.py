@@ -23,7 +23,7 @@ import pyarrow as pa
 from simpy.events import Timeout
 
 from routing_sim.engine.build import Model
-from routing_sim.engine.core import NAN
+from routing_sim.engine.core import NAN, Entity
 from routing_sim.engine.records import BackgroundSink, MemorySink, Sink
 from routing_sim.engine.series import ObservedSink, SeriesAccumulator
 from routing_sim.units import parse_duration
@@ -145,10 +145,27 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def open_entities(model: Model) -> list[Entity]:
+    """The entities still in the process at the horizon, by id.
+
+    Once the clock is at the horizon every entity that has arrived and not ended is either in
+    service (its end-of-service event is on SimPy's queue) or waiting in a pool's queue: an
+    arrival scheduled after an uncapacitated stage, or by the front, always lies before the
+    horizon (a visit that would end at or after it is written as open at once). Finding them
+    here costs one pass at the end instead of a dictionary insert and delete per entity.
+    """
+    found = [event for _, _, _, event in model.env._queue if type(event) is Entity]
+    for pool in model.pools:
+        for queue in pool.queues:
+            found.extend(queue)
+    found.sort(key=lambda e: e.id)
+    return found
+
+
 def _close_open_work(model: Model) -> None:
-    """Write one open visit row and one in-progress entity row per live entity."""
+    """Write one open visit row and one in-progress entity row per entity still in the process."""
     world = model.world
-    for entity in sorted(world.live.values(), key=lambda e: e.id):
+    for entity in open_entities(model):
         stage = entity.at
         stage.record(entity.id, entity.enter, entity.start, NAN, -1)
         world.entities.add(entity, NAN, -1, stage.index)
