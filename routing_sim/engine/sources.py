@@ -57,10 +57,20 @@ class Spawner:
         for i, allowed in self.when:
             if attrs[i] not in allowed:
                 return
-        if self.u_stream.next() < self.p:
+        stream = self.u_stream
+        try:  # Stream.next inlined, as on the rest of the hot path
+            u = stream.pop()
+        except IndexError:
+            u = stream.refill()
+        if u < self.p:
             inherited = [(i, attrs[i]) for i in self.inherit]
             self.pending += 1
-            when = at + self.delay_stream.next()
+            stream = self.delay_stream
+            try:
+                delay = stream.pop()
+            except IndexError:
+                delay = stream.refill()
+            when = at + delay
             world = self.world
             if when < world.horizon:  # later ones stay pending: they arrive after the horizon
                 now = self.env._now  # the time is the float Timeout(env, when - now) gives
@@ -75,5 +85,4 @@ class Spawner:
         entity = Entity(world.next_id, self.kind, -1, parent_id, self.env._now, self.draw(inherited), -1,
                         self.zero_counts)
         world.next_id += 1
-        world.live[entity.id] = entity
         self.entry.arrive(entity)
