@@ -98,7 +98,7 @@ from routing_sim.engine.simulate import simulate, Outputs, timeseries_schema
 from routing_sim.engine.records import ParquetSink, VISITS, entity_schema
 data, _ = load_data("configs/eu-centre-2019.yaml"); data["time"]["horizon"] = "YEARSy"
 m = build(validate_data(data)); d = pathlib.Path(tempfile.mkdtemp())
-out = Outputs(ParquetSink(d / "v.parquet", VISITS), ParquetSink(d / "e.parquet", entity_schema(m.codes.attributes, m.codes.counts)),
+out = Outputs(ParquetSink(d / "v.parquet", VISITS), ParquetSink(d / "e.parquet", entity_schema(m.codes.attributes, m.codes.counts, m.codes.marks)),
               ParquetSink(d / "t.parquet", timeseries_schema(m)))
 t = time.perf_counter(); s = simulate(m, out); wall = time.perf_counter() - t
 print(dict(wall=wall, arrivals=sum(s.arrived_by_source.values())))

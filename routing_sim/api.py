@@ -60,7 +60,7 @@ def simulate_config(
         replication=replication,
         summary=summary,
         visits=sinks.visits.table(VISITS),
-        entities=sinks.entities.table(entity_schema(model.codes.attributes, model.codes.counts)),
+        entities=sinks.entities.table(entity_schema(model.codes.attributes, model.codes.counts, model.codes.marks)),
         timeseries=sinks.timeseries.table(timeseries_schema(model)),
         calendars=model.calendars,
     )

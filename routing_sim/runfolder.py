@@ -190,7 +190,7 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     partial = {name: folder / f".{name}.partial" for name in TABLES}
     schemas = {
         "visits.parquet": VISITS,
-        "entities.parquet": entity_schema(model.codes.attributes, model.codes.counts),
+        "entities.parquet": entity_schema(model.codes.attributes, model.codes.counts, model.codes.marks),
         "timeseries.parquet": timeseries_schema(model),
     }
     sinks = {name: ParquetSink(partial[name], schemas[name]) for name in TABLES}

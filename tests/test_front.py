@@ -84,6 +84,7 @@ class _Ent:
     def __init__(self, id, attrs, counts):
         self.id, self.kind, self.source, self.parent, self.group, self.created = id, 1, -1, id - 1, id // 3, id / 7
         self.attrs, self.counts = attrs, counts
+        self.marks = [id / 3, float(counts[1])]  # two marks
 
 
 _row = st.tuples(st.integers(-1, 2**40), st.lists(st.integers(-1, 300), min_size=3, max_size=3),
@@ -95,7 +96,7 @@ _row = st.tuples(st.integers(-1, 2**40), st.lists(st.integers(-1, 300), min_size
 def test_packed_rows_come_out_as_written_in_order_whichever_way_they_went_in(steps, flush_every):
     """Rows packed one at a time and rows extended as arrays interleave in call order; every
     value comes back in its column and type, across flushes of any size."""
-    table = EntityTable(["a", "b", "c"], ["files", "incidents"], MemorySink())
+    table = EntityTable(["a", "b", "c"], ["files", "incidents"], MemorySink(), ["x.enter", "y.end"])
     expected = []
     for as_arrays, rows in steps:
         ended = [float(i) for i in range(len(rows))]
@@ -104,12 +105,13 @@ def test_packed_rows_come_out_as_written_in_order_whichever_way_they_went_in(ste
             ents = [_Ent(i, a, c) for i, a, c in rows]
             table.extend(ids, np.ones(len(rows)), np.full(len(rows), -1), ids - 1, ids // 3, ids / 7,
                          np.array(ended), np.full(len(rows), 2), np.full(len(rows), -1),
-                         np.array([c for _, _, c in rows]).reshape(-1, 2), np.array([a for _, a, _ in rows]).reshape(-1, 3))
+                         np.array([c for _, _, c in rows]).reshape(-1, 2), np.array([a for _, a, _ in rows]).reshape(-1, 3),
+                         np.array([e.marks for e in ents]).reshape(-1, 2))
         else:
             ents = [_Ent(i, a, c) for i, a, c in rows]
             for e, t in zip(ents, ended):
                 table.add(e, t, 2, -1)
-        expected += [(e.id, 1, -1, e.id - 1, e.id // 3, e.id / 7, t, 2, -1, *e.counts, *e.attrs)
+        expected += [(e.id, 1, -1, e.id - 1, e.id // 3, e.id / 7, t, 2, -1, *e.counts, *e.attrs, *e.marks)
                      for e, t in zip(ents, ended)]
         table.flush_if_large(flush_every)
     table.flush()

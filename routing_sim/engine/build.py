@@ -44,9 +44,11 @@ class Codes:
     outcomes: list[str]
     pools: list[str]
     counts: list[str]
+    marks: list[str]  # the points the deadlines measure ("stage.enter|start|end"), kept on each entity
 
     @classmethod
     def of(cls, cfg: ProcessConfig) -> "Codes":
+        points = [p for d in cfg.deadlines.values() for p in (d.start, d.end) if p != "arrival"]
         return cls(
             attributes=list(cfg.attributes),
             values={k: list(v) for k, v in cfg.attributes.items()},
@@ -56,7 +58,13 @@ class Codes:
             outcomes=list(cfg.outcomes),
             pools=list(cfg.pools),
             counts=sorted({name for src in cfg.sources.values() for name in src.counts}),
+            marks=list(dict.fromkeys(points)),
         )
+
+    def mark(self, stage: str, which: str) -> int:
+        """The index of the mark of ``stage.which`` (-1: no deadline measures it)."""
+        point = f"{stage}.{which}"
+        return self.marks.index(point) if point in self.marks else -1
 
     def attr(self, name: str) -> int:
         return self.attributes.index(name)
@@ -215,7 +223,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     codes = Codes.of(cfg)
     streams = RandomStreams(cfg.seed if seed is None else seed, replication)
     env = Environment()
-    world = World(env, codes.attributes, codes.counts)
+    world = World(env, codes.attributes, codes.counts, codes.marks)
     horizon = parse_duration(cfg.time.horizon)
     world.horizon = horizon
 
@@ -235,6 +243,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     n_values = codes.n_values
     front_spawners: dict[int, list[FrontSpawner]] = {}
     for stage, (name, scfg) in zip(stages, cfg.stages.items()):
+        stage.marks = (codes.mark(name, "enter"), codes.mark(name, "start"), codes.mark(name, "end"))
         compile_service(stage, codes, scfg.service, streams)
         stage.priorities = tuple(tests_of(codes, rule) for rule in scfg.priority)
         for d in scfg.decide:
@@ -281,14 +290,18 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             batch_size = count_stream(src.batches.size, streams.generator(f"batches.{name}.size"))
             sources.append(FrontSource(i, name, kind, batch_times, batch_draw, entry, batch_size, False,
                                        count_streams(codes, src.counts, streams, f"{name}.batches")))
+    for source in sources:
+        source.n_marks = len(codes.marks)
     zero = (0,) * len(codes.counts)
     for spawner in spawners:
         spawner.zero_counts = zero
+        spawner.n_marks = len(codes.marks)
     for stage in stages:
         stage.compile()
     front_stages = {s.index: FrontStage(s, n_values, front_spawners.get(s.index, [])) for s in stages if s.pool is None}
     expected = sum(float(source.times.cumulative[-1]) for source in sources)
-    front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts), front_period(expected, horizon))
+    front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts), front_period(expected, horizon),
+                  len(codes.marks))
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
                  calendars, horizon, streams, front)

@@ -40,12 +40,12 @@ class Entity:
     it is in service or in a delay (an entity is in at most one such step).
     """
 
-    __slots__ = ("id", "kind", "source", "parent", "group", "created", "attrs", "counts", "at", "enter", "start",
-                 "callbacks")
+    __slots__ = ("id", "kind", "source", "parent", "group", "created", "attrs", "counts", "marks", "at", "enter",
+                 "start", "callbacks")
     _ok = True
 
     def __init__(self, id: int, kind: int, source: int, parent: int, created: float, attrs: list[int],
-                 group: int = -1, counts: tuple = ()):
+                 group: int = -1, counts: tuple = (), marks: list[float] | tuple = ()):
         self.id = id
         self.kind = kind
         self.source = source
@@ -54,6 +54,7 @@ class Entity:
         self.created = created
         self.attrs = attrs
         self.counts = counts
+        self.marks = marks  # first times at the points deadlines measure (NaN: not yet); () when none are
         self.at: Stage | None = None
         self.enter = NAN
         self.start = NAN
@@ -62,14 +63,15 @@ class Entity:
 class World:
     """What every runtime object shares: the clock, the id counter, the record lists."""
 
-    def __init__(self, env: Environment, attribute_names: list[str], count_names: list[str]):
+    def __init__(self, env: Environment, attribute_names: list[str], count_names: list[str],
+                 mark_names: list[str] = ()):
         self.env = env
         self.queue = env._queue  # SimPy's event heap: (time, priority, event id, event)
         self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order
         self.next_id = 0
         self.horizon = float("inf")  # set by the build step
         self.visits = ColumnTable(VISITS, MemorySink())  # the caller may swap in another sink
-        self.entities = EntityTable(attribute_names, count_names, MemorySink())
+        self.entities = EntityTable(attribute_names, count_names, MemorySink(), mark_names)
         self.places: list[Stage | Outcome] = []
 
 
@@ -138,7 +140,7 @@ class Stage:
     __slots__ = (
         "index", "name", "world", "env", "queue", "eid", "pool", "places", "on_finish", "on_arrive",
         "service", "by_index", "by_streams", "priorities", "decisions", "spawns",
-        "fixed_next", "routes", "route_stream", "put", "pack",
+        "fixed_next", "routes", "route_stream", "put", "pack", "marks",
     )
 
     def __init__(self, index: int, name: str, world: World, pool: Pool | None):
@@ -163,6 +165,7 @@ class Stage:
         self.route_stream: Stream | None = None
         self.put = world.visits.put  # a visit row: put(pack(entity, stage, enter, start, end, next))
         self.pack = world.visits.pack
+        self.marks = (-1, -1, -1)  # the entity's mark index of this stage's enter, start and end (-1: none)
 
     def duration(self, entity: Entity) -> float:
         if self.by_index < 0:
@@ -194,6 +197,9 @@ class Stage:
         entity.at = self
         now = self.env._now
         entity.enter = now
+        j = self.marks[0]
+        if j >= 0 and entity.marks[j] != entity.marks[j]:  # NaN: the first time here
+            entity.marks[j] = now
         pool = self.pool
         if pool.busy < pool.scheduled and not pool.waiting:
             self.begin(entity)
@@ -209,6 +215,9 @@ class Stage:
         pool.busy += 1
         pool.busy_sum -= now
         entity.start = now
+        j = self.marks[1]
+        if j >= 0 and entity.marks[j] != entity.marks[j]:
+            entity.marks[j] = now
         entity.callbacks = self.on_finish
         if self.by_index < 0:  # inlined duration()
             try:
@@ -273,6 +282,7 @@ class Stage:
         pop = stream.pop if split else None
         single = len(pool.queues) == 1
         first = pool.queues[0]
+        end_mark = self.marks[2]
 
         def finish(entity: Entity) -> None:
             """End of service (the entity's scheduled event)."""
@@ -292,6 +302,8 @@ class Stage:
             else:
                 target = fixed
             put(pack(entity.id, index, entity.enter, entity.start, now, target))
+            if end_mark >= 0 and entity.marks[end_mark] != entity.marks[end_mark]:
+                entity.marks[end_mark] = now
             # one server is free now, so at most one waiting entity starts (while work waits,
             # every server on duty is busy): with one priority class, Pool.dispatch inlined
             if pool.waiting and pool.busy < pool.scheduled:
@@ -329,6 +341,12 @@ class Stage:
             else:
                 d = stage.duration(entity)
             end = t + d
+            enter_mark, start_mark, end_mark = stage.marks
+            if enter_mark >= 0 or start_mark >= 0 or end_mark >= 0:
+                marks = entity.marks
+                for j, at in ((enter_mark, t), (start_mark, t), (end_mark, end if end < horizon else NAN)):
+                    if j >= 0 and marks[j] != marks[j]:
+                        marks[j] = at
             if end >= horizon:
                 stage.record(eid, t, t, NAN, -1)
                 world.entities.add(entity, NAN, -1, stage.index)

@@ -83,6 +83,7 @@ class Cohort:
     place: np.ndarray
     attrs: np.ndarray  # (n, attributes) int64
     counts: np.ndarray  # (n, counts) int64
+    marks: np.ndarray  # (n, marks) float64: first times at the points deadlines measure, NaN if not yet
 
     def __len__(self) -> int:
         return self.id.size
@@ -211,6 +212,7 @@ class FrontSource:
         self.same_incident = same_incident
         self.counts = counts
         self.arrived = 0
+        self.n_marks = 0  # set by the build step
 
     def arrivals(self, until: float, world: World) -> Cohort | None:
         times = self.times.until(until)
@@ -242,7 +244,8 @@ class FrontSource:
             if stream is not None:
                 counts[:, j] = stream.take(n)
         return Cohort(ids, np.full(n, self.kind), np.full(n, self.index), np.full(n, -1, dtype=np.int64), group,
-                      t, t.copy(), np.full(n, self.entry, dtype=np.int64), attrs, counts)
+                      t, t.copy(), np.full(n, self.entry, dtype=np.int64), attrs, counts,
+                      np.full((n, self.n_marks), NAN))
 
 
 COHORT = 20_000
@@ -265,13 +268,14 @@ class Front:
     uncapacitated stages up to their first pool."""
 
     def __init__(self, world: World, stages: list[Stage], outcomes: list[Outcome], sources: list[FrontSource],
-                 front_stages: dict[int, FrontStage], n_counts: int, period: float = 24.0):
+                 front_stages: dict[int, FrontStage], n_counts: int, period: float = 24.0, n_marks: int = 0):
         self.world = world
         self.stages = stages
         self.n_stages = len(stages)
         self.sources = sources
         self.front_stages = front_stages  # uncapacitated stages, by index
         self.n_counts = n_counts
+        self.n_marks = n_marks
         self.uncapacitated = np.array([s.pool is None for s in stages] + [False] * len(outcomes))
         self.period = period
         self.generated = 0.0  # arrivals before this time are generated
@@ -312,13 +316,18 @@ class Front:
         stage = fs.stage
         world = self.world
         end = c.t + fs.durations(c.attrs)
+        enter_mark, start_mark, end_mark = stage.marks
+        for j in (enter_mark, start_mark):
+            if j >= 0:
+                first = np.isnan(c.marks[:, j])
+                c.marks[first, j] = c.t[first]
         late = end >= horizon
         if late.any():  # open at the horizon: no decision, no spawn, in progress at the stage
             o = c.take(np.flatnonzero(late))
             nan = np.full(len(o), NAN)
             world.visits.extend(o.id, np.full(len(o), stage.index), o.t, o.t, nan, np.full(len(o), -1))
             world.entities.extend(o.id, o.kind, o.source, o.parent, o.group, o.created, nan, np.full(len(o), -1),
-                                  np.full(len(o), stage.index), o.counts, o.attrs)
+                                  np.full(len(o), stage.index), o.counts, o.attrs, o.marks)
             keep = np.flatnonzero(~late)
             c, end = c.take(keep), end[keep]
             if not len(c):
@@ -336,14 +345,17 @@ class Front:
                 sp = spawner.spawner
                 out.append(Cohort(ids, np.full(n, sp.kind), np.full(n, -1), c.id[hit], ids, due, due,
                                   np.full(n, sp.entry.index, dtype=np.int64), child_attrs,
-                                  np.zeros((n, self.n_counts), dtype=np.int64)))
+                                  np.zeros((n, self.n_counts), dtype=np.int64), np.full((n, self.n_marks), NAN)))
+        if end_mark >= 0:
+            first = np.isnan(c.marks[:, end_mark])
+            c.marks[first, end_mark] = end[first]
         target = fs.targets(attrs)
         world.visits.extend(c.id, np.full(len(c), stage.index), c.t, c.t, end, target)
         done = target >= self.n_stages
         if done.any():
             d = np.flatnonzero(done)
             world.entities.extend(c.id[d], c.kind[d], c.source[d], c.parent[d], c.group[d], c.created[d], end[d],
-                                  target[d] - self.n_stages, np.full(d.size, -1), c.counts[d], attrs[d])
+                                  target[d] - self.n_stages, np.full(d.size, -1), c.counts[d], attrs[d], c.marks[d])
             on = np.flatnonzero(~done)
             c, end, target = c.take(on), end[on], target[on]
         c.t, c.place = end, target
@@ -373,9 +385,11 @@ class Feed:
         self.stages = stages
         self.times = c.t.tolist()
         self.places = c.place.tolist()
+        n = len(c)
+        marks = c.marks.tolist() if c.marks.shape[1] else [()] * n  # () when no deadline needs marks
         self.rows = list(zip(c.id.tolist(), c.kind.tolist(), c.source.tolist(), c.parent.tolist(),
                              c.created.tolist(), c.attrs.tolist(), c.group.tolist(),
-                             [tuple(row) for row in c.counts.tolist()]))
+                             [tuple(row) for row in c.counts.tolist()], marks))
         self.rows.reverse()
         self.times.reverse()
         self.places.reverse()

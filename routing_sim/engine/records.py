@@ -134,10 +134,14 @@ ENTITY_FIXED = [
 ]
 
 
-def entity_schema(attribute_names: list[str], count_names: list[str] = ()) -> pa.Schema:
+def entity_schema(attribute_names: list[str], count_names: list[str] = (), mark_names: list[str] = ()) -> pa.Schema:
+    """The fixed columns, ``count.<name>``, ``attr.<name>`` codes, then ``mark.<stage>.<point>``: the
+    first time the entity reached each point a deadline measures (NaN: never), so that deadlines
+    are computed from the entity rows alone, a batch at a time."""
     fields = list(ENTITY_FIXED)
     fields += [(f"count.{name}", pa.int32()) for name in count_names]
     fields += [(f"attr.{name}", pa.int16()) for name in attribute_names]
+    fields += [(f"mark.{name}", pa.float64()) for name in mark_names]
     return pa.schema(fields)
 
 
@@ -205,14 +209,15 @@ class EntityTable(ColumnTable):
     collecting the entities and converting them at flush was measured 5x slower per row.
     """
 
-    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink):
-        super().__init__(entity_schema(attribute_names, count_names), sink)
+    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink, mark_names: list[str] = ()):
+        super().__init__(entity_schema(attribute_names, count_names, mark_names), sink)
 
     def add(self, entity, ended: float, outcome: int, stage: int) -> None:
         self.put(self.pack(entity.id, entity.kind, entity.source, entity.parent, entity.group, entity.created,
-                           ended, outcome, stage, *entity.counts, *entity.attrs))
+                           ended, outcome, stage, *entity.counts, *entity.attrs, *entity.marks))
 
     def extend(self, *columns: np.ndarray) -> None:
-        """Rows as arrays: the fixed columns, then (rows x counts) and (rows x attributes) codes."""
-        *fixed, counts, attrs = columns
-        super().extend(*fixed, *counts.T, *attrs.T)
+        """Rows as arrays: the fixed columns, then (rows x counts), (rows x attributes) codes and
+        (rows x marks) times."""
+        *fixed, counts, attrs, marks = columns
+        super().extend(*fixed, *counts.T, *attrs.T, *marks.T)

@@ -11,7 +11,7 @@ from typing import Callable
 
 from simpy.events import NORMAL
 
-from routing_sim.engine.core import Entity, Stage, World
+from routing_sim.engine.core import NAN, Entity, Stage, World
 from routing_sim.engine.streams import Stream
 
 
@@ -31,7 +31,7 @@ class Spawner:
     """After a stage, maybe create a linked entity that enters a stage after a delay."""
 
     __slots__ = ("world", "env", "kind", "when", "p", "u_stream", "delay_stream", "inherit", "draw", "entry",
-                 "pending", "created", "zero_counts", "on_create")
+                 "pending", "created", "zero_counts", "n_marks", "on_create")
 
     def __init__(self, world: World, kind: int, when: tuple, p: float,
                  u: Stream, delay: Stream, inherit: list[int],
@@ -49,6 +49,7 @@ class Spawner:
         self.pending = 0
         self.created = 0
         self.zero_counts: tuple = ()
+        self.n_marks = 0  # set by the build step
         self.on_create = [self.create]
 
     def __call__(self, parent: Entity, at: float) -> None:
@@ -83,6 +84,6 @@ class Spawner:
         self.created += 1
         world = self.world
         entity = Entity(world.next_id, self.kind, -1, parent_id, self.env._now, self.draw(inherited), -1,
-                        self.zero_counts)
+                        self.zero_counts, [NAN] * self.n_marks if self.n_marks else ())
         world.next_id += 1
         self.entry.arrive(entity)

@@ -48,7 +48,8 @@ def kpis_after(result: RunResult, warmup_h: float) -> dict[str, Any]:
     time = cfg.time.model_copy(update={"start": cfg.time.start + dt.timedelta(days=int(warmup_h // 24)),
                                        "horizon": f"{window!r}h"})
     visits = _after(result.visits, "enter", ("enter", "start", "end"), warmup_h)
-    entities = _after(result.entities, "created", ("created", "ended"), warmup_h)
+    marks = [name for name in result.entities.column_names if name.startswith("mark.")]
+    entities = _after(result.entities, "created", ("created", "ended", *marks), warmup_h)
     series = _after(result.timeseries, "t", ("t",), warmup_h)
     source = entities.column("source").to_numpy()
     kind = entities.column("kind").to_numpy()
