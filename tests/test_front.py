@@ -80,11 +80,16 @@ class _Failing(MemorySink):
         super().write(batch)
 
 
+_KIND_MARKS = [[0, 1], [1]]  # kind 0 keeps both marks, kind 1 the second only
+
+
 class _Ent:
     def __init__(self, id, attrs, counts):
-        self.id, self.kind, self.source, self.parent, self.group, self.created = id, 1, -1, id - 1, id // 3, id / 7
+        self.id, self.kind, self.source, self.parent, self.group, self.created = id, id % 2, -1, id - 1, id // 3, id / 7
         self.attrs, self.counts = attrs, counts
-        self.marks = [id / 3, float(counts[1])]  # two marks
+        self.all_marks = [id / 3, float(counts[1])]
+        self.marks = [self.all_marks[j] for j in _KIND_MARKS[self.kind]]
+        self.row_marks = [m if j in _KIND_MARKS[self.kind] else "nan" for j, m in enumerate(self.all_marks)]
 
 
 _row = st.tuples(st.integers(-1, 2**40), st.lists(st.integers(-1, 300), min_size=3, max_size=3),
@@ -94,30 +99,32 @@ _row = st.tuples(st.integers(-1, 2**40), st.lists(st.integers(-1, 300), min_size
 @given(st.lists(st.tuples(st.booleans(), st.lists(_row, max_size=6)), max_size=8), st.integers(1, 40))
 @settings(max_examples=60, deadline=None)
 def test_packed_rows_come_out_as_written_in_order_whichever_way_they_went_in(steps, flush_every):
-    """Rows packed one at a time and rows extended as arrays interleave in call order; every
-    value comes back in its column and type, across flushes of any size."""
-    table = EntityTable(["a", "b", "c"], ["files", "incidents"], MemorySink(), ["x.enter", "y.end"])
+    """Rows packed one at a time (by their kind's struct) and rows extended as arrays interleave in
+    call order; every value comes back in its column and type, across flushes of any size, and a
+    mark the row's kind does not keep is NaN."""
+    table = EntityTable(["a", "b", "c"], ["files", "incidents"], MemorySink(), ["x.enter", "y.end"], _KIND_MARKS)
     expected = []
     for as_arrays, rows in steps:
         ended = [float(i) for i in range(len(rows))]
         if as_arrays and rows:
             ids = np.array([r[0] for r in rows])
             ents = [_Ent(i, a, c) for i, a, c in rows]
-            table.extend(ids, np.ones(len(rows)), np.full(len(rows), -1), ids - 1, ids // 3, ids / 7,
+            table.extend(ids, ids % 2, np.full(len(rows), -1), ids - 1, ids // 3, ids / 7,
                          np.array(ended), np.full(len(rows), 2), np.full(len(rows), -1),
                          np.array([c for _, _, c in rows]).reshape(-1, 2), np.array([a for _, a, _ in rows]).reshape(-1, 3),
-                         np.array([e.marks for e in ents]).reshape(-1, 2))
+                         np.array([e.all_marks for e in ents]).reshape(-1, 2))
         else:
             ents = [_Ent(i, a, c) for i, a, c in rows]
             for e, t in zip(ents, ended):
                 table.add(e, t, 2, -1)
-        expected += [(e.id, 1, -1, e.id - 1, e.id // 3, e.id / 7, t, 2, -1, *e.counts, *e.attrs, *e.marks)
+        expected += [(e.id, e.kind, -1, e.id - 1, e.id // 3, e.id / 7, t, 2, -1, *e.counts, *e.attrs, *e.row_marks)
                      for e, t in zip(ents, ended)]
         table.flush_if_large(flush_every)
     table.flush()
     assert len(table) == 0 and table.rows_written == len(expected)
     got = pa.Table.from_batches(table.sink.batches, schema=table.schema) if table.sink.batches else None
     rows = list(zip(*(got.column(i).to_pylist() for i in range(got.num_columns)))) if got else []
+    rows = [tuple("nan" if isinstance(x, float) and x != x else x for x in row) for row in rows]
     assert rows == expected
     if got:
         assert got.schema == table.schema

@@ -45,10 +45,14 @@ class Codes:
     pools: list[str]
     counts: list[str]
     marks: list[str]  # the points the deadlines measure ("stage.enter|start|end"), kept on each entity
+    kind_marks: list[list[int]]  # per kind, the marks its deadlines measure (indices into marks, ascending)
 
     @classmethod
     def of(cls, cfg: ProcessConfig) -> "Codes":
         points = [p for d in cfg.deadlines.values() for p in (d.start, d.end) if p != "arrival"]
+        marks = list(dict.fromkeys(points))
+        by_kind = {kind: sorted({marks.index(p) for d in cfg.deadlines.values() if d.kind == kind
+                                 for p in (d.start, d.end) if p != "arrival"}) for kind in cfg.kinds}
         return cls(
             attributes=list(cfg.attributes),
             values={k: list(v) for k, v in cfg.attributes.items()},
@@ -58,13 +62,20 @@ class Codes:
             outcomes=list(cfg.outcomes),
             pools=list(cfg.pools),
             counts=sorted({name for src in cfg.sources.values() for name in src.counts}),
-            marks=list(dict.fromkeys(points)),
+            marks=marks,
+            kind_marks=[by_kind[kind] for kind in cfg.kinds],
         )
 
     def mark(self, stage: str, which: str) -> int:
         """The index of the mark of ``stage.which`` (-1: no deadline measures it)."""
         point = f"{stage}.{which}"
         return self.marks.index(point) if point in self.marks else -1
+
+    def kind_mark(self, kind: int, stage: str, which: str) -> int:
+        """Where an entity of kind number ``kind`` keeps the mark of ``stage.which`` in its own
+        list of marks (only those its kind's deadlines measure); -1: none."""
+        j = self.mark(stage, which)
+        return self.kind_marks[kind].index(j) if j in self.kind_marks[kind] else -1
 
     def attr(self, name: str) -> int:
         return self.attributes.index(name)
@@ -223,7 +234,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     codes = Codes.of(cfg)
     streams = RandomStreams(cfg.seed if seed is None else seed, replication)
     env = Environment()
-    world = World(env, codes.attributes, codes.counts, codes.marks)
+    world = World(env, codes.attributes, codes.counts, codes.marks, codes.kind_marks)
     horizon = parse_duration(cfg.time.horizon)
     world.horizon = horizon
 
@@ -243,7 +254,10 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     n_values = codes.n_values
     front_spawners: dict[int, list[FrontSpawner]] = {}
     for stage, (name, scfg) in zip(stages, cfg.stages.items()):
-        stage.marks = (codes.mark(name, "enter"), codes.mark(name, "start"), codes.mark(name, "end"))
+        stage.marks = tuple(tuple(codes.kind_mark(k, name, which) for which in ("enter", "start", "end"))
+                            for k in range(len(codes.kinds)))
+        stage.marked = any(j >= 0 for by_kind in stage.marks for j in by_kind)
+        stage.front_marks = tuple(codes.mark(name, which) for which in ("enter", "start", "end"))
         compile_service(stage, codes, scfg.service, streams)
         stage.priorities = tuple(tests_of(codes, rule) for rule in scfg.priority)
         for d in scfg.decide:
@@ -291,17 +305,17 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             sources.append(FrontSource(i, name, kind, batch_times, batch_draw, entry, batch_size, False,
                                        count_streams(codes, src.counts, streams, f"{name}.batches")))
     for source in sources:
-        source.n_marks = len(codes.marks)
+        source.n_marks = len(codes.marks)  # the front keeps every mark, as arrays
     zero = (0,) * len(codes.counts)
     for spawner in spawners:
         spawner.zero_counts = zero
-        spawner.n_marks = len(codes.marks)
+        spawner.n_marks = len(codes.kind_marks[spawner.kind])
     for stage in stages:
         stage.compile()
     front_stages = {s.index: FrontStage(s, n_values, front_spawners.get(s.index, [])) for s in stages if s.pool is None}
     expected = sum(float(source.times.cumulative[-1]) for source in sources)
     front = Front(world, stages, outcomes, sources, front_stages, len(codes.counts), front_period(expected, horizon),
-                  len(codes.marks))
+                  len(codes.marks), codes.kind_marks)
 
     return Model(cfg, codes, env, world, list(pools.values()), stages, outcomes, sources, spawners,
                  calendars, horizon, streams, front)

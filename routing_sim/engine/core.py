@@ -54,7 +54,7 @@ class Entity:
         self.created = created
         self.attrs = attrs
         self.counts = counts
-        self.marks = marks  # first times at the points deadlines measure (NaN: not yet); () when none are
+        self.marks = marks  # first times at the points its kind's deadlines measure (NaN: not yet); () if none
         self.at: Stage | None = None
         self.enter = NAN
         self.start = NAN
@@ -64,14 +64,14 @@ class World:
     """What every runtime object shares: the clock, the id counter, the record lists."""
 
     def __init__(self, env: Environment, attribute_names: list[str], count_names: list[str],
-                 mark_names: list[str] = ()):
+                 mark_names: list[str] = (), kind_marks: list[list[int]] | None = None):
         self.env = env
         self.queue = env._queue  # SimPy's event heap: (time, priority, event id, event)
         self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order
         self.next_id = 0
         self.horizon = float("inf")  # set by the build step
         self.visits = ColumnTable(VISITS, MemorySink())  # the caller may swap in another sink
-        self.entities = EntityTable(attribute_names, count_names, MemorySink(), mark_names)
+        self.entities = EntityTable(attribute_names, count_names, MemorySink(), mark_names, kind_marks)
         self.places: list[Stage | Outcome] = []
 
 
@@ -140,7 +140,7 @@ class Stage:
     __slots__ = (
         "index", "name", "world", "env", "queue", "eid", "pool", "places", "on_finish", "on_arrive",
         "service", "by_index", "by_streams", "priorities", "decisions", "spawns",
-        "fixed_next", "routes", "route_stream", "put", "pack", "marks",
+        "fixed_next", "routes", "route_stream", "put", "pack", "marks", "marked", "front_marks",
     )
 
     def __init__(self, index: int, name: str, world: World, pool: Pool | None):
@@ -165,7 +165,10 @@ class Stage:
         self.route_stream: Stream | None = None
         self.put = world.visits.put  # a visit row: put(pack(entity, stage, enter, start, end, next))
         self.pack = world.visits.pack
-        self.marks = (-1, -1, -1)  # the entity's mark index of this stage's enter, start and end (-1: none)
+        # per kind, where the entity keeps the marks of this stage's enter, start and end (-1: none)
+        self.marks: tuple = ()
+        self.marked = False  # some kind has a mark here
+        self.front_marks = (-1, -1, -1)  # the same as columns of all marks (the front's arrays)
 
     def duration(self, entity: Entity) -> float:
         if self.by_index < 0:
@@ -197,9 +200,10 @@ class Stage:
         entity.at = self
         now = self.env._now
         entity.enter = now
-        j = self.marks[0]
-        if j >= 0 and entity.marks[j] != entity.marks[j]:  # NaN: the first time here
-            entity.marks[j] = now
+        if self.marked:
+            j = self.marks[entity.kind][0]
+            if j >= 0 and entity.marks[j] != entity.marks[j]:  # NaN: the first time here
+                entity.marks[j] = now
         pool = self.pool
         if pool.busy < pool.scheduled and not pool.waiting:
             self.begin(entity)
@@ -215,9 +219,10 @@ class Stage:
         pool.busy += 1
         pool.busy_sum -= now
         entity.start = now
-        j = self.marks[1]
-        if j >= 0 and entity.marks[j] != entity.marks[j]:
-            entity.marks[j] = now
+        if self.marked:
+            j = self.marks[entity.kind][1]
+            if j >= 0 and entity.marks[j] != entity.marks[j]:
+                entity.marks[j] = now
         entity.callbacks = self.on_finish
         if self.by_index < 0:  # inlined duration()
             try:
@@ -282,7 +287,8 @@ class Stage:
         pop = stream.pop if split else None
         single = len(pool.queues) == 1
         first = pool.queues[0]
-        end_mark = self.marks[2]
+        end_marks = tuple(by_kind[2] for by_kind in self.marks)
+        end_marked = any(j >= 0 for j in end_marks)
 
         def finish(entity: Entity) -> None:
             """End of service (the entity's scheduled event)."""
@@ -302,8 +308,10 @@ class Stage:
             else:
                 target = fixed
             put(pack(entity.id, index, entity.enter, entity.start, now, target))
-            if end_mark >= 0 and entity.marks[end_mark] != entity.marks[end_mark]:
-                entity.marks[end_mark] = now
+            if end_marked:
+                j = end_marks[entity.kind]
+                if j >= 0 and entity.marks[j] != entity.marks[j]:
+                    entity.marks[j] = now
             # one server is free now, so at most one waiting entity starts (while work waits,
             # every server on duty is busy): with one priority class, Pool.dispatch inlined
             if pool.waiting and pool.busy < pool.scheduled:
@@ -341,8 +349,8 @@ class Stage:
             else:
                 d = stage.duration(entity)
             end = t + d
-            enter_mark, start_mark, end_mark = stage.marks
-            if enter_mark >= 0 or start_mark >= 0 or end_mark >= 0:
+            if stage.marked:
+                enter_mark, start_mark, end_mark = stage.marks[entity.kind]
                 marks = entity.marks
                 for j, at in ((enter_mark, t), (start_mark, t), (end_mark, end if end < horizon else NAN)):
                     if j >= 0 and marks[j] != marks[j]:

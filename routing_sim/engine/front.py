@@ -268,7 +268,8 @@ class Front:
     uncapacitated stages up to their first pool."""
 
     def __init__(self, world: World, stages: list[Stage], outcomes: list[Outcome], sources: list[FrontSource],
-                 front_stages: dict[int, FrontStage], n_counts: int, period: float = 24.0, n_marks: int = 0):
+                 front_stages: dict[int, FrontStage], n_counts: int, period: float = 24.0, n_marks: int = 0,
+                 kind_marks: list[list[int]] | None = None):
         self.world = world
         self.stages = stages
         self.n_stages = len(stages)
@@ -276,6 +277,7 @@ class Front:
         self.front_stages = front_stages  # uncapacitated stages, by index
         self.n_counts = n_counts
         self.n_marks = n_marks
+        self.kind_marks = kind_marks or []
         self.uncapacitated = np.array([s.pool is None for s in stages] + [False] * len(outcomes))
         self.period = period
         self.generated = 0.0  # arrivals before this time are generated
@@ -316,7 +318,7 @@ class Front:
         stage = fs.stage
         world = self.world
         end = c.t + fs.durations(c.attrs)
-        enter_mark, start_mark, end_mark = stage.marks
+        enter_mark, start_mark, end_mark = stage.front_marks  # for every kind: the table keeps its kinds' only
         for j in (enter_mark, start_mark):
             if j >= 0:
                 first = np.isnan(c.marks[:, j])
@@ -366,7 +368,7 @@ class Front:
         """Entities due at a pool stage wait, in time order, in a feed of their own."""
         order = np.argsort(c.t, kind="stable")
         c = c.take(order)
-        Feed(self.world, self.stages, c).begin()
+        Feed(self.world, self.stages, c, self.kind_marks).begin()
 
 
 class Feed:
@@ -380,13 +382,25 @@ class Feed:
     __slots__ = ("world", "rows", "times", "places", "callbacks", "on_fire", "stages")
     _ok = True
 
-    def __init__(self, world: World, stages: list[Stage], c: Cohort):
+    def __init__(self, world: World, stages: list[Stage], c: Cohort, kind_marks: list[list[int]] = ()):
         self.world = world
         self.stages = stages
         self.times = c.t.tolist()
         self.places = c.place.tolist()
         n = len(c)
-        marks = c.marks.tolist() if c.marks.shape[1] else [()] * n  # () when no deadline needs marks
+        marks: list = [()] * n  # each entity keeps the marks its kind's deadlines measure; () if none
+        if c.marks.shape[1] and n:
+            kinds = np.unique(c.kind).tolist()
+            if len(kinds) == 1:  # the usual cohort: one kind
+                if kind_marks[kinds[0]]:
+                    marks = c.marks[:, kind_marks[kinds[0]]].tolist()
+            else:
+                for kind in kinds:
+                    js = kind_marks[kind]
+                    if js:
+                        rows = np.flatnonzero(c.kind == kind)
+                        for i, row in zip(rows.tolist(), c.marks[rows][:, js].tolist()):
+                            marks[i] = row
         self.rows = list(zip(c.id.tolist(), c.kind.tolist(), c.source.tolist(), c.parent.tolist(),
                              c.created.tolist(), c.attrs.tolist(), c.group.tolist(),
                              [tuple(row) for row in c.counts.tolist()], marks))
