@@ -25,16 +25,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from routing_sim import __version__
 from routing_sim.engine.build import Codes, build
 from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
 from routing_sim.errors import RunError
-from routing_sim.kpis import kpis_from_arrays
+from routing_sim.kpis import kpis_from_files
 from routing_sim.model.process import ProcessConfig
 from routing_sim.yamlio import dump_yaml
 
@@ -200,8 +197,7 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     sim_seconds = time.perf_counter() - t0
     for name in TABLES:
         os.replace(partial[name], folder / name)
-    kpis = kpis_from_arrays(cfg, model.codes, summary, _columns(folder / "visits.parquet", skip=("next",)),
-                            _columns(folder / "entities.parquet"), pq.read_table(folder / "timeseries.parquet"))
+    kpis = kpis_from_files(cfg, model.codes, summary, folder)
     arrived = sum(summary.arrived_by_source.values())
     manifest["codes"] = codes_dict(model.codes)
     manifest["counts"] = {
@@ -216,22 +212,6 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     manifest["arrivals_per_second"] = round(arrived / sim_seconds, 1) if sim_seconds > 0 else None
     write_json(folder / "kpis.json", kpis)
     return kpis
-
-
-def _columns(path: Path, skip: tuple[str, ...] = ()) -> dict:
-    """A Parquet file as numpy arrays, read one column at a time so that only one column is ever
-    held twice (as Arrow and as numpy); the KPIs do not use the columns in ``skip``.
-
-    Each column is copied out of Arrow's memory pool, which is then asked to give back what it
-    no longer uses: the pool keeps freed memory for reuse, and the KPI step allocates with
-    numpy, so on a 5-year EU run the pool otherwise held about 500 MB nobody used.
-    """
-    names = [name for name in pq.read_schema(path).names if name not in skip]
-    out = {}
-    for name in names:
-        out[name] = np.array(pq.read_table(path, columns=[name]).column(name).to_numpy())
-        pa.default_memory_pool().release_unused()
-    return out
 
 
 def _publish(staging: Path, final: Path) -> None:

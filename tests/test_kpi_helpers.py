@@ -1,32 +1,105 @@
-"""The KPI step's shortcuts give what the general numpy calls give."""
+"""The KPI step's building blocks give what the plain numpy calls give."""
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from routing_sim.kpis import _id_order, distinct
+from routing_sim import kpis
+from routing_sim.kpis import Columns, Groups, Percentiles, sortable, unsortable
 
-codes = hnp.arrays(np.int64, st.integers(0, 300), elements=st.integers(0, 2**40))
-
-
-@given(codes, st.booleans())
-def test_distinct_is_np_unique(values, small):
-    if small:
-        values = values % 97
-    assert np.array_equal(distinct(values), np.unique(values))
+floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 
-@given(st.integers(0, 400), st.integers(0, 2**32), st.sampled_from(["permutation", "sorted", "gaps", "repeats"]))
-def test_id_order_sorts_the_ids(n, seed, shape):
+@given(hnp.arrays(np.float64, st.integers(0, 200), elements=floats))
+def test_sortable_keys_sort_like_the_values_and_come_back(values):
+    keys = sortable(values)
+    assert np.array_equal(np.sort(values), unsortable(np.sort(keys)))
+    assert np.array_equal(unsortable(keys), values + 0.0)  # -0.0 comes back as 0.0
+
+
+def _value_groups(draw_kind: str, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    ids = {"permutation": rng.permutation(n), "sorted": np.arange(n), "gaps": rng.permutation(n) * 3,
-           "repeats": rng.integers(0, max(1, n // 2), n)}[shape].astype(np.int64)
-    order = _id_order(ids)
-    if order is None:
-        assert np.all(np.diff(ids) >= 0)
-    else:
-        assert np.array_equal(ids[order], np.sort(ids, kind="stable"))
-        assert np.array_equal(order, np.argsort(ids, kind="stable"))
+    if draw_kind == "exponential":
+        return rng.exponential(2.0, n)
+    if draw_kind == "zeros_and_waits":  # most entities do not wait
+        return np.where(rng.random(n) < 0.7, 0.0, rng.exponential(1.0, n))
+    if draw_kind == "fixed_with_rounding":  # a fixed 5 min computed as end - start
+        t = rng.uniform(0, 9000, n)
+        return (t + 5 / 60) - t
+    if draw_kind == "few_values":
+        return rng.choice([0.25, 1.0, 24.0], n)
+    if draw_kind == "signed":
+        return rng.normal(0.0, 3.0, n)
+    return np.full(n, 1.5)
+
+
+kinds = st.sampled_from(["exponential", "zeros_and_waits", "fixed_with_rounding", "few_values", "signed", "constant"])
+
+
+@given(st.lists(st.tuples(kinds, st.integers(0, 3000)), min_size=1, max_size=6), st.integers(0, 2**32 - 1),
+       st.integers(1, 700), st.sampled_from([4, 64, 1 << 16]), st.sampled_from([2, 16, 4096]))
+@settings(max_examples=80, deadline=None)
+def test_percentiles_in_passes_are_numpy_percentile(groups, seed, chunk, collect, bins):
+    """Whatever the values (ties, zeros, rounding noise, negatives), the chunking and the
+    collection and bin sizes that force the histogram passes, each group's 50th, 90th and 99th
+    percentiles are exactly ``numpy.percentile``'s."""
+    values = [_value_groups(kind, n, seed + i) for i, (kind, n) in enumerate(groups)]
+    group = np.concatenate([np.full(v.size, g) for g, v in enumerate(values)]).astype(np.int64)
+    flat = np.concatenate(values)
+    order = np.random.default_rng(seed).permutation(flat.size)
+    group, flat = group[order], flat[order]
+
+    def pieces(wanted=None):
+        for lo in range(0, flat.size, chunk):
+            g, v = group[lo:lo + chunk], flat[lo:lo + chunk]
+            for k in np.unique(g).tolist():
+                yield k, v[g == k]
+
+    summary = Groups(len(values))
+    for k, v in pieces():
+        summary.add(k, v)
+    finder = Percentiles(summary)
+    finder.COLLECT, finder.BINS, finder.BUDGET = collect, bins, collect
+    found = finder.run(pieces)
+    for g, v in enumerate(values):
+        assert int(summary.counts[g]) == v.size
+        if v.size:
+            assert found[g] == np.percentile(v, [50, 90, 99]).tolist(), (groups[g], g)
+            assert summary.sums[g] == pytest.approx(v.sum(), rel=1e-12, abs=1e-12)
+        else:
+            assert g not in found
+
+
+@given(st.lists(st.integers(0, 900), min_size=1, max_size=6), st.integers(1, 400))
+@settings(max_examples=40, deadline=None)
+def test_chunks_are_cut_at_the_same_rows_from_parquet_and_from_memory(tmp_path_factory, batch_sizes, chunk_rows):
+    """The same rows come out in the same chunks from a Parquet file (row group by row group) and
+    from a table in memory (batch by batch), so sums over chunks agree to the last bit."""
+    original = kpis.CHUNK
+    kpis.CHUNK = chunk_rows
+    try:
+        schema = pa.schema([("x", pa.float64()), ("k", pa.int32())])
+        start = np.cumsum([0, *batch_sizes])
+        batches = [pa.record_batch([pa.array(np.arange(lo, hi) / 7.0), pa.array(np.arange(lo, hi, dtype=np.int32))],
+                                   schema=schema) for lo, hi in zip(start, start[1:])]
+        path = tmp_path_factory.mktemp("chunks") / "t.parquet"
+        with pq.ParquetWriter(path, schema) as writer:
+            for b in batches:
+                if b.num_rows:
+                    writer.write_batch(b, row_group_size=max(1, b.num_rows // 2))
+        table = pa.Table.from_batches(batches, schema=schema)
+        from_memory = list(Columns.of_table(table).chunks(["x", "k"]))
+        from_file = list(Columns.of_parquet(path).chunks(["k", "x"]))
+    finally:
+        kpis.CHUNK = original
+    assert [c["x"].size for c in from_memory] == [c["x"].size for c in from_file]
+    assert all(c["x"].size == chunk_rows for c in from_memory[:-1])
+    assert sum(c["x"].size for c in from_memory) == sum(batch_sizes)
+    for a, b in zip(from_memory, from_file):
+        assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["k"], b["k"])

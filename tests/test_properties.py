@@ -425,3 +425,60 @@ def test_common_random_numbers(data, draw):
     a, b = run(data, seed), run(changed, seed)
     assert a.summary.arrived_by_source == b.summary.arrived_by_source
     assert arrivals(a, keep) == arrivals(b, keep)
+
+
+# --------------------------------------------------------------------------- marks and the streamed KPIs
+
+
+def with_deadlines(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with deadlines from arrival to most points of every stage (each kind measures a
+    different subset), some broken down by an attribute."""
+    data = copy.deepcopy(data)
+    attributes = list(data.get("attributes", {}))
+    deadlines = {}
+    for k, kind in enumerate(data["kinds"]):
+        for s, stage in enumerate(data["stages"]):
+            for w, which in enumerate(("enter", "start", "end")):
+                if (k + s + w) % 3 == 2 and len(data["kinds"]) > 1:
+                    continue  # this kind does not measure this point
+                deadline = {"kind": kind, "from": "arrival", "to": f"{stage}.{which}", "within": "2h"}
+                if attributes and (k + s) % 2:
+                    deadline["by"] = [attributes[(k + s) % len(attributes)]]
+                deadlines[f"d{k}_{s}_{which}"] = deadline
+    data["deadlines"] = deadlines
+    return data
+
+
+def same_kpis(old: Any, new: Any, path: str = "") -> list[str]:
+    """Where two KPI trees differ: exactly, except means (different, equally exact summation order)."""
+    if isinstance(old, dict):
+        if list(old) != list(new):
+            return [f"{path}: keys {list(old)} != {list(new)}"]
+        return [d for k in old for d in same_kpis(old[k], new[k], f"{path}.{k}")]
+    if isinstance(old, float) and isinstance(new, float):
+        if (math.isnan(old) and math.isnan(new)) or old == new:
+            return []
+        mean = path.endswith("mean_h") or path.endswith("mean_inside")
+        return [] if mean and math.isclose(old, new, rel_tol=1e-12, abs_tol=1e-15) else [f"{path}: {old} != {new}"]
+    return [] if old == new and type(old) is type(new) else [f"{path}: {old!r} != {new!r}"]
+
+
+@PROPERTY
+@given(process_configs())
+def test_marks_are_first_visit_times_and_streamed_kpis_equal_whole_table_kpis(data):
+    """Each entity row's ``mark.<stage>.<point>`` is the first time its visits reached that point
+    when its kind's deadlines measure the point, NaN otherwise; the KPIs computed a chunk at a time (marks, exact percentiles in passes) equal those computed
+    from the whole tables by joining visits to entities (the KPI code before streaming)."""
+    from routing_sim import kpis
+    from tests import kpi_oracle
+
+    r = run(with_deadlines(data))
+    v = {name: r.visits.column(name).to_numpy() for name in r.visits.column_names}
+    e = {name: r.entities.column(name).to_numpy() for name in r.entities.column_names}
+    assert r.codes.marks
+    for j, point in enumerate(r.codes.marks):
+        kept = np.array([j in js for js in r.codes.kind_marks], dtype=bool)[e["kind"]]
+        expected = np.where(kept, kpis.point_times(point, r.codes, v, e)[e["entity"]], np.nan)
+        assert np.array_equal(e[f"mark.{point}"], expected, equal_nan=True), point
+    old = kpi_oracle.compute_kpis(r.cfg, r.codes, r.summary, r.visits, r.entities, r.timeseries)
+    assert same_kpis(old, r.kpis) == []

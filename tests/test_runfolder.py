@@ -56,7 +56,7 @@ def test_failed_run_writes_manifest_and_no_data_under_final_names(base_config, t
     def broken(*args, **kwargs):
         raise ValueError("summary exploded")
 
-    monkeypatch.setattr(runfolder, "kpis_from_arrays", broken)
+    monkeypatch.setattr(runfolder, "kpis_from_files", broken)
     with pytest.raises(RunError, match="summary exploded"):
         run_to_folder(cfg, results=tmp_path)
     (folder,) = (tmp_path / "small").iterdir()
