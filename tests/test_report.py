@@ -151,3 +151,29 @@ def test_comments_are_split_outside_quotes_and_follow_extends(tmp_path: Path):
     assert by_path["pools.clerks.headcount"].source_kind == "assumption"
     assert by_path["pools.clerks.cost_per_fte_year"].comment == ""
     assert headers[0][1] == "A small test process."
+
+
+def test_deadline_times_from_marks_equal_those_from_visits(eu_run: Path, tmp_path: Path):
+    """The report takes a deadline's times from the entity rows' marks; a folder written before
+    entity rows carried marks gives the same times from its visits."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from routing_sim.report import measures
+    from routing_sim.report.study import load_study
+
+    old = tmp_path / "old"
+    shutil.copytree(eu_run, old)
+    entities = pq.read_table(old / "entities.parquet")
+    pq.write_table(entities.select([n for n in entities.column_names if not n.startswith("mark.")]),
+                   old / "entities.parquet")
+    (new_variant,), (old_variant,) = load_study(eu_run).variants, load_study(old).variants
+    compared = 0
+    for name, deadline in new_variant.cfg.deadlines.items():
+        a = measures.elapsed_by_group(new_variant.runs[0], new_variant.cfg, deadline)
+        b = measures.elapsed_by_group(old_variant.runs[0], old_variant.cfg, deadline)
+        assert a.keys() == b.keys(), name
+        for group in a:
+            assert np.array_equal(a[group], b[group]), (name, group)
+            compared += a[group].size
+    assert compared > 0

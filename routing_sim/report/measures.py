@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyarrow.compute as pc
 
 from routing_sim.engine.build import Codes
@@ -141,17 +142,23 @@ def elapsed_by_group(run: Run, cfg: ProcessConfig, deadline: Deadline) -> dict[s
     codes = Codes.of(cfg)
     by = deadline.by[0] if deadline.by else None
     attributes = sorted(set(deadline.when or {}) | ({by} if by else set()))
+    marks = [f"mark.{p}" for p in (deadline.start, deadline.end) if p != "arrival"]
     columns = ["entity", "kind", "created"] + [f"attr.{a}" for a in attributes]
-    ents_tab = run.table("entities", columns)
-    ents = {c: ents_tab.column(c).to_numpy() for c in columns}
-    stages = {p.split(".")[0] for p in (deadline.start, deadline.end) if p != "arrival"}
-    visits = run.table("visits", ["entity", "stage", "enter", "start", "end"])
-    if stages:
-        wanted = [codes.stages.index(s) for s in stages]
-        visits = visits.filter(pc.is_in(visits.column("stage"), value_set=pa.array(wanted, pa.int32())))
-    v = {c: visits.column(c).to_numpy() for c in visits.column_names}
-    start = point_times(deadline.start, codes, v, ents)[ents["entity"]]
-    end = point_times(deadline.end, codes, v, ents)[ents["entity"]]
+    if run.folder is not None and set(marks) <= set(pq.read_schema(run.folder / "entities.parquet").names):
+        ents_tab = run.table("entities", columns + marks)  # the entity rows carry the points' times
+        ents = {c: ents_tab.column(c).to_numpy() for c in columns + marks}
+        start, end = (ents["created"] if p == "arrival" else ents[f"mark.{p}"] for p in (deadline.start, deadline.end))
+    else:  # a folder written before entity rows carried marks: from the visits
+        ents_tab = run.table("entities", columns)
+        ents = {c: ents_tab.column(c).to_numpy() for c in columns}
+        stages = {p.split(".")[0] for p in (deadline.start, deadline.end) if p != "arrival"}
+        visits = run.table("visits", ["entity", "stage", "enter", "start", "end"])
+        if stages:
+            wanted = [codes.stages.index(s) for s in stages]
+            visits = visits.filter(pc.is_in(visits.column("stage"), value_set=pa.array(wanted, pa.int32())))
+        v = {c: visits.column(c).to_numpy() for c in visits.column_names}
+        start = point_times(deadline.start, codes, v, ents)[ents["entity"]]
+        end = point_times(deadline.end, codes, v, ents)[ents["entity"]]
     mask = (ents["kind"] == codes.kinds.index(deadline.kind)) & ~np.isnan(start) & ~np.isnan(end)
     for attribute, values in (deadline.when or {}).items():
         allowed = [codes.value(attribute, x) for x in ([values] if isinstance(values, str) else values)]
