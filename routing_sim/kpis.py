@@ -139,41 +139,51 @@ def by_group(group: np.ndarray, *columns: np.ndarray) -> tuple[list[int], list[t
 
 
 class Sums:
-    """Sums per group, as exact as numpy's own: a pairwise ``np.sum`` per group and chunk, and the
-    chunks' partial sums added with ``math.fsum``."""
+    """Sums per group key, as exact as numpy's own: a pairwise ``np.sum`` per group and chunk, and
+    the chunks' partial sums added with ``math.fsum``."""
 
-    def __init__(self, n: int):
-        self.partials: list[list[float]] = [[] for _ in range(n)]
+    def __init__(self) -> None:
+        self.partials: dict[Any, list[float]] = {}
 
-    def add(self, g: int, values: np.ndarray) -> None:
-        self.partials[g].append(float(values.sum()))
+    def add(self, g: Any, values: np.ndarray) -> None:
+        self.partials.setdefault(g, []).append(float(values.sum()))
 
-    def totals(self) -> np.ndarray:
-        return np.array([math.fsum(p) for p in self.partials])
+    def total(self, g: Any) -> float:
+        return math.fsum(self.partials.get(g, ()))
 
 
 class Groups:
-    """Count, sum and range of sortable keys of the values of each group, a chunk at a time."""
+    """Count, sum and range of sortable keys of the values of each group (any sortable key), a
+    chunk at a time: the first pass of :class:`Percentiles`."""
 
-    def __init__(self, n: int):
-        self.counts = np.zeros(n, dtype=np.int64)
-        self._sums = Sums(n)
-        self.low = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
-        self.high = np.zeros(n, dtype=np.uint64)
+    EMPTY = {"n": 0, "mean_h": math.nan, "p50_h": math.nan, "p90_h": math.nan, "p99_h": math.nan}
 
-    @property
-    def sums(self) -> np.ndarray:
-        return self._sums.totals()
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] = {}
+        self.sums = Sums()
+        self.low: dict[Any, int] = {}
+        self.high: dict[Any, int] = {}
 
-    def add(self, g: int, values: np.ndarray) -> None:
+    def add(self, g: Any, values: np.ndarray) -> None:
         """The values of group ``g`` in one chunk."""
         if not values.size:
             return
-        self.counts[g] += values.size
-        self._sums.add(g, values)
         keys = sortable(values)
-        self.low[g] = min(self.low[g], keys.min())
-        self.high[g] = max(self.high[g], keys.max())
+        low, high = int(keys.min()), int(keys.max())
+        if g in self.counts:
+            self.counts[g] += values.size
+            self.low[g], self.high[g] = min(self.low[g], low), max(self.high[g], high)
+        else:
+            self.counts[g], self.low[g], self.high[g] = values.size, low, high
+        self.sums.add(g, values)
+
+    def describe(self, g: Any, percentiles: dict[Any, list[float]]) -> dict[str, float | int]:
+        """Count, mean and the percentiles users ask for; NaN when the group has no values."""
+        n = self.counts.get(g, 0)
+        if not n:
+            return dict(self.EMPTY)
+        p50, p90, p99 = percentiles[g]
+        return {"n": n, "mean_h": self.sums.total(g) / n, "p50_h": p50, "p90_h": p90, "p99_h": p99}
 
 
 class Percentiles:
@@ -196,21 +206,20 @@ class Percentiles:
     BUDGET = 1 << 22  # 32 MB of collected values
 
     def __init__(self, groups: Groups):
-        self.groups = groups
-        self.plan: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.found: dict[tuple[int, int], float] = {}
+        self.plan: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.found: dict[tuple[Any, int], float] = {}
         self.state = []  # per order statistic: group, its rank, rank within the range, range low, high, count
-        for g in np.flatnonzero(groups.counts).tolist():
-            lo, hi, gamma = numpy_ranks(int(groups.counts[g]))
+        for g, n in groups.counts.items():
+            lo, hi, gamma = numpy_ranks(n)
             self.plan[g] = (lo, hi, gamma)
-            low, high = int(groups.low[g]), int(groups.high[g])
+            low, high = groups.low[g], groups.high[g]
             for r in sorted({*lo.tolist(), *hi.tolist()}):
                 if low == high:
                     self.found[(g, r)] = float(unsortable(low))
                 else:
-                    self.state.append((g, r, r, low, high, int(groups.counts[g])))
+                    self.state.append((g, r, r, low, high, n))
 
-    def run(self, passes: Callable[[set[int]], Iterable[tuple[int, np.ndarray]]]) -> dict[int, list[float]]:
+    def run(self, passes: Callable[[set[Any]], Iterable[tuple[Any, np.ndarray]]]) -> dict[Any, list[float]]:
         state = self.state
         while state:
             state = self._pass(state, passes)
@@ -221,9 +230,9 @@ class Percentiles:
             out[g] = numpy_lerp(a, b, gamma).tolist()
         return out
 
-    def _pass(self, state: list[tuple[int, int, int, int, int, int]], passes: Callable) -> list:
+    def _pass(self, state: list[tuple], passes: Callable) -> list:
         bins = self.BINS
-        cells: dict[tuple[int, int, int], int] = {}  # (group, low key, high key) -> cell number
+        cells: dict[tuple, int] = {}  # (group, low key, high key) -> cell number
         shifts: list[int] = []
         sizes: list[int] = []
         for g, _, _, low, high, count in state:
@@ -291,18 +300,6 @@ class Percentiles:
         return following
 
 
-def describe_all(counts: np.ndarray, sums: np.ndarray, percentiles: dict[int, list[float]]) -> list[dict[str, Any]]:
-    """Count, mean and the percentiles users ask for, per group; NaN where there is nothing to describe."""
-    out = []
-    for g, n in enumerate(counts.tolist()):
-        if not n:
-            out.append({"n": 0, "mean_h": math.nan, "p50_h": math.nan, "p90_h": math.nan, "p99_h": math.nan})
-            continue
-        p50, p90, p99 = percentiles[g]
-        out.append({"n": int(n), "mean_h": float(sums[g] / n), "p50_h": p50, "p90_h": p90, "p99_h": p99})
-    return out
-
-
 # --- the KPI tree ---------------------------------------------------------------------------------
 
 
@@ -365,8 +362,8 @@ def _stage_pieces(v: dict[str, np.ndarray], wanted: set[int] | None = None) -> I
 def stage_kpis(codes: Codes, visits: Columns, horizon: float, timeseries: Columns) -> dict[str, Any]:
     n = len(codes.stages)
     entered, completed, queued = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    inside_h = Sums(n)
-    measures = Groups(3 * n)
+    inside_h = Sums()
+    measures = Groups()
     columns = ["stage", "enter", "start", "end"]
     for v in visits.chunks(columns):
         stage = v["stage"].astype(np.int64)
@@ -380,19 +377,17 @@ def stage_kpis(codes: Codes, visits: Columns, horizon: float, timeseries: Column
             measures.add(g, values)
     percentiles = Percentiles(measures).run(
         lambda wanted: (piece for v in visits.chunks(columns) for piece in _stage_pieces(v, wanted)))
-    described = describe_all(measures.counts, measures.sums, percentiles)
     max_queued = _column_maxima(timeseries, [f"queued.{name}" for name in codes.stages])
-    inside_h = inside_h.totals()
     out: dict[str, Any] = {}
     for index, name in enumerate(codes.stages):
         out[name] = {
             "entered": int(entered[index]),
             "completed": int(completed[index]),
-            **{m: described[3 * index + k] for k, m in enumerate(MEASURES)},
+            **{m: measures.describe(3 * index + k, percentiles) for k, m in enumerate(MEASURES)},
             "backlog_end": {"inside": int(entered[index] - completed[index]), "queued": int(queued[index])},
             "max_queued": max_queued[f"queued.{name}"],
             # time-average number at the stage, from the records (Little's law: L = lambda W)
-            "mean_inside": float(inside_h[index] / horizon) if horizon > 0 else math.nan,
+            "mean_inside": inside_h.total(index) / horizon if horizon > 0 else math.nan,
             "arrival_rate_per_h": float(entered[index] / horizon) if horizon > 0 else math.nan,
         }
     return out
@@ -591,28 +586,30 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
     deadlines = [(name, d, paths[_Path.signature(d)], parse_duration(d.within)) for name, d in cfg.deadlines.items()]
     columns = sorted(set().union(*(path.columns() for path in paths.values())))
 
-    # first pass: per deadline and key, [within, overdue, not yet due]; per path, breakdown and key,
-    # the elapsed times' count, sum and key range
+    def elapsed_by_key(sig: tuple, path: _Path, rows: dict[str, np.ndarray], done: np.ndarray,
+                       elapsed: np.ndarray) -> Iterator[tuple[tuple, np.ndarray]]:
+        """The elapsed times of the entities that reached the end point, by (path, breakdown, key)."""
+        for by in path.breakdowns:
+            values, inverse = np.unique(path.key(rows, by)[done], return_inverse=True)
+            for i, (gap,) in zip(*by_group(inverse, elapsed[done])):
+                yield (sig, by, int(values[i])), gap
+
+    # first pass: per deadline and key, [within, overdue, not yet due, reached]; per path,
+    # breakdown and key, the elapsed times' count, sum and key range
     figures: list[dict[int, np.ndarray]] = [{} for _ in deadlines]
-    ranges: dict[tuple, list] = {}  # (path, breakdown, key) -> [count, sum, low key, high key]
+    groups = Groups()
     for e in entities.chunks(columns):
         for sig, path in paths.items():
             rows = path.rows(e)
             done = ~np.isnan(rows["end"])
             elapsed = np.where(done, rows["end"] - rows["start"], 0.0)
             pending = ~done & rows["open"]
+            for g, gap in elapsed_by_key(sig, path, rows, done, elapsed):
+                groups.add(g, gap)
             for by in path.breakdowns:
                 key = path.key(rows, by)
                 if not key.size:
                     continue
-                values, inverse = np.unique(key[done], return_inverse=True)
-                for k, (gap,) in zip(values.tolist(), by_group(inverse, elapsed[done])[1]):
-                    entry = ranges.setdefault((sig, by, k), [0, [], np.iinfo(np.uint64).max, 0])
-                    keys = sortable(gap)
-                    entry[0] += gap.size
-                    entry[1].append(float(gap.sum()))
-                    entry[2] = min(entry[2], int(keys.min()))
-                    entry[3] = max(entry[3], int(keys.max()))
                 for i, (_, d, p, target) in enumerate(deadlines):
                     if p is not path or tuple(d.by) != by:
                         continue
@@ -626,44 +623,24 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
                         whole = np.array([c.sum() for c in columns_], dtype=float)
                         figures[i][-1] = figures[i][-1] + whole if -1 in figures[i] else whole
 
-    number = {name: g for g, name in enumerate(sorted(ranges, key=repr))}
-    groups = Groups(len(number))
-    for name, g in number.items():
-        groups.counts[g], groups._sums.partials[g], low, high = ranges[name]
-        groups.low[g], groups.high[g] = np.uint64(low), np.uint64(high)
-    lookup = {}  # (path, breakdown) -> sorted keys and their group numbers
-    for (sig, by, k), g in number.items():
-        lookup.setdefault((sig, by), []).append((k, g))
-    lookup = {name: (np.array([k for k, _ in sorted(pairs)], dtype=np.int64),
-                     np.array([g for _, g in sorted(pairs)], dtype=np.int64)) for name, pairs in lookup.items()}
-
-    def values(wanted: set[int]) -> Iterator[tuple[int, np.ndarray]]:
-        needed = {sig for (sig, _, _), g in number.items() if g in wanted}
+    def values(wanted: set[tuple]) -> Iterator[tuple[tuple, np.ndarray]]:
+        needed = {sig for sig, _, _ in wanted}
         for e in entities.chunks(columns):
             for sig, path in paths.items():
-                if sig not in needed:
-                    continue
-                rows = path.rows(e)
-                done = ~np.isnan(rows["end"])
-                if not done.any():
-                    continue
-                elapsed = (rows["end"] - rows["start"])[done]
-                for by in path.breakdowns:
-                    known, numbers = lookup[(sig, by)]
-                    group = numbers[np.searchsorted(known, path.key(rows, by)[done])]
-                    yield from ((g, gap) for g, (gap,) in zip(*by_group(group, elapsed)))
+                if sig in needed:
+                    rows = path.rows(e)
+                    done = ~np.isnan(rows["end"])
+                    yield from elapsed_by_key(sig, path, rows, done, rows["end"] - rows["start"])
 
-    described = describe_all(groups.counts, groups.sums, Percentiles(groups).run(values))
-    empty = {"n": 0, "mean_h": math.nan, "p50_h": math.nan, "p90_h": math.nan, "p99_h": math.nan}
+    percentiles = Percentiles(groups).run(values)
     out: dict[str, Any] = {}
     for i, (name, d, path, target) in enumerate(deadlines):
         sig, by = _Path.signature(d), tuple(d.by)
 
         def stats(key: int, group_by: tuple[str, ...]) -> dict[str, Any]:
             within, overdue, not_yet, done = figures[i].get(key, np.zeros(4)).tolist()
-            g = number.get((sig, group_by, key))
             judged = int(done + overdue)
-            return {**(described[g] if g is not None else empty), "within": int(within),
+            return {**groups.describe((sig, group_by, key), percentiles), "within": int(within),
                     "share_within": int(within) / judged if judged else math.nan,
                     "pending_overdue": int(overdue), "pending_not_yet_due": int(not_yet)}
 

@@ -64,7 +64,7 @@ class World:
     """What every runtime object shares: the clock, the id counter, the record lists."""
 
     def __init__(self, env: Environment, attribute_names: list[str], count_names: list[str],
-                 mark_names: list[str] = (), kind_marks: list[list[int]] | None = None):
+                 mark_names: list[str], kind_marks: list[list[int]]):
         self.env = env
         self.queue = env._queue  # SimPy's event heap: (time, priority, event id, event)
         self.eid = env._eid  # SimPy's event counter, so ties keep SimPy's order

@@ -389,18 +389,16 @@ class Feed:
         self.places = c.place.tolist()
         n = len(c)
         marks: list = [()] * n  # each entity keeps the marks its kind's deadlines measure; () if none
-        if c.marks.shape[1] and n:
-            kinds = np.unique(c.kind).tolist()
-            if len(kinds) == 1:  # the usual cohort: one kind
-                if kind_marks[kinds[0]]:
-                    marks = c.marks[:, kind_marks[kinds[0]]].tolist()
-            else:
-                for kind in kinds:
-                    js = kind_marks[kind]
-                    if js:
-                        rows = np.flatnonzero(c.kind == kind)
-                        for i, row in zip(rows.tolist(), c.marks[rows][:, js].tolist()):
-                            marks[i] = row
+        for kind in np.unique(c.kind).tolist() if c.marks.shape[1] else ():
+            js = kind_marks[kind]
+            if js:
+                rows = np.flatnonzero(c.kind == kind)
+                values = c.marks[rows][:, js].tolist()
+                if rows.size == n:  # the usual cohort: one kind
+                    marks = values
+                else:
+                    for i, row in zip(rows.tolist(), values):
+                        marks[i] = row
         self.rows = list(zip(c.id.tolist(), c.kind.tolist(), c.source.tolist(), c.parent.tolist(),
                              c.created.tolist(), c.attrs.tolist(), c.group.tolist(),
                              [tuple(row) for row in c.counts.tolist()], marks))

@@ -181,9 +181,13 @@ class ColumnTable:
 
     def columns(self) -> list[pa.Array]:
         rows = np.frombuffer(self.buffer, self.dtype)
-        out = [pa.array(rows[field.name].copy(), type=field.type) for field in self.schema]
+        arrays = self.arrays(rows)
         del rows  # releases the buffer, which flush then empties
-        return out
+        return [pa.array(array, type=field.type) for array, field in zip(arrays, self.schema)]
+
+    def arrays(self, rows: np.ndarray) -> list[np.ndarray]:
+        """The buffered rows' columns, copied out, in schema order."""
+        return [rows[name].copy() for name in self.dtype.names]
 
     def flush(self) -> None:
         n = len(self)
@@ -213,38 +217,27 @@ class EntityTable(ColumnTable):
     costs about 0.07 us, and each one handed out by the front as a Python float about as much).
     """
 
-    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink, mark_names: list[str] = (),
-                 kind_marks: list[list[int]] | None = None):
+    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink, mark_names: list[str],
+                 kind_marks: list[list[int]]):
         super().__init__(entity_schema(attribute_names, count_names, mark_names), sink)
         n_marks = len(mark_names)
-        self.kind_marks = [list(range(n_marks))] if kind_marks is None else kind_marks
         head = self.struct.format[:len(self.struct.format) - n_marks]  # "<" and every column but the marks
         self.packs = [struct.Struct(head + "".join("d" if j in js else "8x" for j in range(n_marks))).pack
-                      for js in self.kind_marks]
+                      for js in kind_marks]
         self.first_mark = len(self.schema) - n_marks
-        if kind_marks is None:  # every kind keeps every mark: one struct
-            self.add = self._add_any_kind
         # per mark column: which kinds keep it (the others' rows hold pad bytes until flush)
-        self.kept_by = [np.array([j in js for js in self.kind_marks], dtype=bool) for j in range(n_marks)]
+        self.kept_by = [np.array([j in js for js in kind_marks], dtype=bool) for j in range(n_marks)]
 
     def add(self, entity, ended: float, outcome: int, stage: int) -> None:
         self.put(self.packs[entity.kind](entity.id, entity.kind, entity.source, entity.parent, entity.group,
                                          entity.created, ended, outcome, stage, *entity.counts, *entity.attrs,
                                          *entity.marks))
 
-    def _add_any_kind(self, entity, ended: float, outcome: int, stage: int) -> None:
-        self.put(self.pack(entity.id, entity.kind, entity.source, entity.parent, entity.group, entity.created,
-                           ended, outcome, stage, *entity.counts, *entity.attrs, *entity.marks))
-
-    def columns(self) -> list[pa.Array]:
-        out = super().columns()
-        if self.first_mark < len(out) and len(self.kind_marks) > 1:  # marks: NaN where the kind keeps none
-            kind = out[1].to_numpy()
-            for index, kept in enumerate(self.kept_by):
-                if not kept.all():
-                    column = out[self.first_mark + index].to_numpy(zero_copy_only=False).copy()
-                    column[~kept[kind]] = np.nan
-                    out[self.first_mark + index] = pa.array(column, type=pa.float64())
+    def arrays(self, rows: np.ndarray) -> list[np.ndarray]:
+        out = super().arrays(rows)
+        for index, kept in enumerate(self.kept_by):  # a mark is NaN in the rows of kinds that do not keep it
+            if not kept.all():
+                out[self.first_mark + index][~kept[rows["kind"]]] = np.nan
         return out
 
     def extend(self, *columns: np.ndarray) -> None:
