@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from routing_sim.engine.build import Codes, build
+from routing_sim.codes import Codes
+from routing_sim.engine.build import build
 from routing_sim.engine.records import VISITS, MemorySink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, SimulationSummary, simulate, timeseries_schema
 from routing_sim.loader import load_config

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from routing_sim.engine.build import Codes
+from routing_sim.codes import Codes
 from routing_sim.engine.calendar import headcount_segments
 from routing_sim.engine.simulate import SimulationSummary
 from routing_sim.model.process import Deadline, ProcessConfig
@@ -330,7 +330,6 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
     return {
         "run": {
             "horizon_h": horizon,
-            "events": summary.events,
             "entities": entities.num_rows,
             "visits": visits.num_rows,
         },
@@ -654,16 +653,16 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
 
 
 def point_times(point: str, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray]) -> np.ndarray:
-    """Time each entity first reached a point (``arrival`` or ``stage.enter|start|end``), from the
-    visit rows (the entity rows carry the deadlines' points as ``mark.*``); NaN if never."""
-    n = int(ents["entity"].max()) + 1 if ents["entity"].size else 0
+    """Time each entity (row of ``ents``) first reached a point (``arrival`` or
+    ``stage.enter|start|end``), from the visit rows (the entity rows carry the deadlines' points
+    as ``mark.*``); NaN if never."""
     if point == "arrival":
-        times = np.full(n, np.nan)
-        times[ents["entity"]] = ents["created"]
-        return times
+        return np.asarray(ents["created"], dtype=float).copy()
     stage, which = point.split(".")
     mask = (v["stage"] == codes.stages.index(stage)) & ~np.isnan(v[which])
-    times = np.full(n, np.inf)
-    np.minimum.at(times, v["entity"][mask], v[which][mask])
+    by_id = np.argsort(ents["entity"])
+    rows = by_id[np.searchsorted(ents["entity"][by_id], v["entity"][mask])]
+    times = np.full(ents["entity"].size, np.inf)
+    np.minimum.at(times, rows, v[which][mask])
     times[np.isinf(times)] = np.nan
     return times

@@ -27,7 +27,8 @@ from typing import Any
 
 
 from routing_sim import __version__
-from routing_sim.engine.build import Codes, build
+from routing_sim.codes import Codes
+from routing_sim.engine.build import build
 from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
 from routing_sim.errors import RunError
@@ -204,10 +205,11 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
         "arrivals_from_sources": arrived,
         "arrived_by_source": summary.arrived_by_source,
         "spawned_by_kind": summary.spawned_by_kind,
-        "events": summary.events,
         "visits": summary.visits_written,
         "entities": summary.entities_written,
     }
+    manifest["engine"] = {"executor": summary.engine, "why": summary.engine_reason,
+                          "simpy_events": summary.events if summary.engine == "simpy" else None}
     manifest["simulation_seconds"] = round(sim_seconds, 3)
     manifest["arrivals_per_second"] = round(arrived / sim_seconds, 1) if sim_seconds > 0 else None
     write_json(folder / "kpis.json", kpis)

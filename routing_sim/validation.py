@@ -345,11 +345,10 @@ def window_waits(result: object, measure: Measure, warmup_h: float, cooldown_h: 
         ents = result.entities
         ids = np.asarray(ents.column("entity").to_numpy())
         attr = np.asarray(ents.column(f"attr.{measure.attribute}").to_numpy())
-        lookup = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
-        lookup[ids] = attr
+        by_id = np.argsort(ids)
         wanted = codes.value(measure.attribute, measure.value)
         entity = np.asarray(v.column("entity").to_numpy())
-        mask &= lookup[entity] == wanted
+        mask &= attr[by_id[np.searchsorted(ids[by_id], entity)]] == wanted
     started = ~np.isnan(start[mask])
     waits = np.where(started, start[mask] - enter[mask], horizon - enter[mask])
     return waits, int((~started).sum())

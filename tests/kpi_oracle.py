@@ -67,7 +67,6 @@ def kpis_from_arrays(
     return {
         "run": {
             "horizon_h": horizon,
-            "events": summary.events,
             "entities": int(ents["entity"].size),
             "visits": int(v["entity"].size),
         },
@@ -142,7 +141,7 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, v: dict[str, np.ndarray], e
 
     def times(point: str) -> np.ndarray:
         if point not in cache:
-            cache[point] = point_times(point, codes, v, ents)[ents["entity"]]
+            cache[point] = point_times(point, codes, v, ents)
         return cache[point]
 
     return {name: deadline_kpis(d, codes, times(d.start), times(d.end), ents, horizon)

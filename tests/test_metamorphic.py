@@ -58,9 +58,10 @@ def by_creation(r: RunResult) -> np.ndarray:
     """The visits' entities, each named by its rank in the order of creation (ties by id)."""
     ids, created = column(r, "entities", "entity"), column(r, "entities", "created")
     order = np.lexsort((ids, created))
-    rank = np.empty(ids.max() + 1 if ids.size else 0, dtype=np.int64)
-    rank[ids[order]] = np.arange(ids.size)
-    return rank[column(r, "visits", "entity")]
+    by_id = np.argsort(ids)
+    rank = np.empty(ids.size, dtype=np.int64)
+    rank[order] = np.arange(ids.size)
+    return rank[by_id[np.searchsorted(ids[by_id], column(r, "visits", "entity"))]]
 
 
 # --------------------------------------------------------------------------- one more server

@@ -160,8 +160,8 @@ def test_conservation(data):
     ents = entity_rows(r)
     e = columns(r.entities)
 
-    # one row per entity ever created, ids 0..n-1
-    assert sorted(e["entity"]) == list(range(len(e["entity"])))
+    # one row per entity ever created, each id once
+    assert len(set(e["entity"])) == len(e["entity"])
     assert len(ents) == sum(summary.arrived_by_source.values()) + sum(summary.spawned_by_kind.values())
 
     # each entity is either in exactly one outcome or in progress at exactly one stage
@@ -478,7 +478,7 @@ def test_marks_are_first_visit_times_and_streamed_kpis_equal_whole_table_kpis(da
     assert r.codes.marks
     for j, point in enumerate(r.codes.marks):
         kept = np.array([j in js for js in r.codes.kind_marks], dtype=bool)[e["kind"]]
-        expected = np.where(kept, kpis.point_times(point, r.codes, v, e)[e["entity"]], np.nan)
+        expected = np.where(kept, kpis.point_times(point, r.codes, v, e), np.nan)
         assert np.array_equal(e[f"mark.{point}"], expected, equal_nan=True), point
     old = kpi_oracle.compute_kpis(r.cfg, r.codes, r.summary, r.visits, r.entities, r.timeseries)
     assert same_kpis(old, r.kpis) == []

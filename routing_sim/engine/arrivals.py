@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from routing_sim.engine.rules.randomness import uniforms
 from routing_sim.model.process import ProcessConfig, Source
 from routing_sim.units import parse_rate
 
@@ -57,17 +58,20 @@ def _hours_since(start: dt.date, day: dt.date) -> float:
 class ArrivalTimes:
     """Absolute arrival times (hours) of one source, in order, handed out a period at a time."""
 
-    def __init__(self, intensity: np.ndarray, gen: np.random.Generator):
+    def __init__(self, intensity: np.ndarray, key: int):
         self.cumulative = np.concatenate([[0.0], np.cumsum(intensity)])
         self.intensity = intensity
-        self.gen = gen
+        self.key = key
+        self.drawn = 0  # gaps of the unit-rate process drawn so far
         self.level = 0.0  # the unit-rate process so far
         self.pending = np.empty(0)  # times drawn and not yet handed out
         self.exhausted = False
 
     def _draw(self) -> np.ndarray:
         """The next chunk of arrival times (those inside the horizon)."""
-        levels = self.level + np.cumsum(self.gen.exponential(1.0, CHUNK))
+        gaps = -np.log(uniforms(self.key, np.arange(self.drawn, self.drawn + CHUNK)))
+        self.drawn += CHUNK
+        levels = self.level + np.cumsum(gaps)
         self.level = float(levels[-1])
         total = self.cumulative[-1]
         inside = levels[levels < total]

@@ -1,24 +1,19 @@
-"""Columnar buffers for what the simulation writes, flushed in batches.
+"""The tables the simulation writes (their schemas) and where their batches go (sinks).
 
-The hot path packs each row into a byte buffer with one ``struct`` call;
-between simulated days the engine calls :meth:`ColumnTable.flush_if_large`,
-which turns the buffer into a pyarrow RecordBatch and hands it to a sink (a Parquet file, or memory).
-Memory is bounded by the batch size, not by the horizon.
+:mod:`routing_sim.engine.output` builds each period's rows as Arrow batches; a sink keeps them
+in memory or writes them to a Parquet file, on a writer thread of its own
+(:class:`BackgroundSink`), so memory is bounded by the batches in flight, not by the horizon.
 """
 
 from __future__ import annotations
 
 import queue
-import struct
 import threading
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-FLUSH_ROWS = 200_000
 
 
 class Sink(Protocol):
@@ -143,105 +138,3 @@ def entity_schema(attribute_names: list[str], count_names: list[str] = (), mark_
     fields += [(f"attr.{name}", pa.int16()) for name in attribute_names]
     fields += [(f"mark.{name}", pa.float64()) for name in mark_names]
     return pa.schema(fields)
-
-
-class ColumnTable:
-    """Rows with a fixed Arrow schema, packed into one ``bytearray`` and written as batches to a sink.
-
-    The hot path packs a whole row with one C call, ``put(pack(...))`` (``struct`` in the
-    schema's field order, no padding): measured 0.29 us a visit row against 0.63 us for six
-    ``array.append`` calls, and 1.2 us against 2.4 us for an entity row of the EU process,
-    whose nine attribute codes went through ``array.extend`` one at a time. At flush the buffer
-    is read as a numpy record array and each column is copied out.
-    """
-
-    FORMATS = {pa.int64(): "q", pa.int32(): "i", pa.float64(): "d", pa.int16(): "h"}
-
-    def __init__(self, schema: pa.Schema, sink: Sink):
-        self.schema = schema
-        self.sink = sink
-        self.rows_written = 0
-        codes = [self.FORMATS[field.type] for field in schema]
-        self.struct = struct.Struct("<" + "".join(codes))
-        self.dtype = np.dtype([(field.name, "<" + code) for field, code in zip(schema, codes)])
-        assert self.dtype.itemsize == self.struct.size
-        self.buffer = bytearray()
-        self.pack = self.struct.pack
-        self.put = self.buffer.extend  # stays bound: the buffer is emptied in place
-
-    def __len__(self) -> int:
-        return len(self.buffer) // self.struct.size
-
-    def extend(self, *columns: np.ndarray) -> None:
-        """Append rows given as one numpy array per column (the vectorised front)."""
-        rows = np.empty(len(columns[0]), self.dtype)
-        for name, column in zip(self.dtype.names, columns):
-            rows[name] = column
-        self.buffer += memoryview(rows).cast("B")
-
-    def columns(self) -> list[pa.Array]:
-        rows = np.frombuffer(self.buffer, self.dtype)
-        arrays = self.arrays(rows)
-        del rows  # releases the buffer, which flush then empties
-        return [pa.array(array, type=field.type) for array, field in zip(arrays, self.schema)]
-
-    def arrays(self, rows: np.ndarray) -> list[np.ndarray]:
-        """The buffered rows' columns, copied out, in schema order."""
-        return [rows[name].copy() for name in self.dtype.names]
-
-    def flush(self) -> None:
-        n = len(self)
-        if not n:
-            return
-        self.sink.write(pa.RecordBatch.from_arrays(self.columns(), schema=self.schema))
-        self.rows_written += n
-        del self.buffer[:]
-
-    def flush_if_large(self, rows: int = FLUSH_ROWS) -> None:
-        if len(self) >= rows:
-            self.flush()
-
-    def close(self) -> None:
-        self.flush()
-        self.sink.close()
-
-
-class EntityTable(ColumnTable):
-    """One row per entity: the fixed columns, then its counts, attribute codes and marks.
-
-    Rows are written when the entity ends, while it is still in the processor's cache:
-    collecting the entities and converting them at flush was measured 5x slower per row.
-    An entity keeps only the marks its kind's deadlines measure (``kind_marks``), and its row is
-    packed by its kind's own ``struct``, with pad bytes for the other marks, which are set to
-    NaN at flush: on the EU process, a report packs 2 marks instead of 7 (each float packed
-    costs about 0.07 us, and each one handed out by the front as a Python float about as much).
-    """
-
-    def __init__(self, attribute_names: list[str], count_names: list[str], sink: Sink, mark_names: list[str],
-                 kind_marks: list[list[int]]):
-        super().__init__(entity_schema(attribute_names, count_names, mark_names), sink)
-        n_marks = len(mark_names)
-        head = self.struct.format[:len(self.struct.format) - n_marks]  # "<" and every column but the marks
-        self.packs = [struct.Struct(head + "".join("d" if j in js else "8x" for j in range(n_marks))).pack
-                      for js in kind_marks]
-        self.first_mark = len(self.schema) - n_marks
-        # per mark column: which kinds keep it (the others' rows hold pad bytes until flush)
-        self.kept_by = [np.array([j in js for js in kind_marks], dtype=bool) for j in range(n_marks)]
-
-    def add(self, entity, ended: float, outcome: int, stage: int) -> None:
-        self.put(self.packs[entity.kind](entity.id, entity.kind, entity.source, entity.parent, entity.group,
-                                         entity.created, ended, outcome, stage, *entity.counts, *entity.attrs,
-                                         *entity.marks))
-
-    def arrays(self, rows: np.ndarray) -> list[np.ndarray]:
-        out = super().arrays(rows)
-        for index, kept in enumerate(self.kept_by):  # a mark is NaN in the rows of kinds that do not keep it
-            if not kept.all():
-                out[self.first_mark + index][~kept[rows["kind"]]] = np.nan
-        return out
-
-    def extend(self, *columns: np.ndarray) -> None:
-        """Rows as arrays: the fixed columns, then (rows x counts), (rows x attributes) codes and
-        (rows x marks) times."""
-        *fixed, counts, attrs, marks = columns
-        super().extend(*fixed, *counts.T, *attrs.T, *marks.T)

@@ -1,35 +1,38 @@
 """Run a compiled model over its horizon: the simulate phase.
 
-The horizon is advanced one simulated day at a time: the front
-(:mod:`routing_sim.engine.front`) generates the arrivals a period ahead (one to
-seven days, by volume) and walks them up to their first pool, then SimPy runs
-the day's events; between days buffers are flushed (to a writer thread) and
-progress is reported.
-Time series (entities inside and queued per stage, busy and on-duty staff
-per pool) are computed on a fixed grid from the visit records as they are
-flushed (see :mod:`routing_sim.engine.series`). At the end, open visits and live entities are
+The horizon is run a period at a time (one to seven days, by volume): the period's arrivals
+are generated and planned (:mod:`routing_sim.engine.plan`, every rule evaluated with arrays),
+then an executor finds the times of the planned visits, and at the period's end the entities
+that ended in it are written with their visits (:mod:`routing_sim.engine.output`), to a writer
+thread each. Two executors, one semantics:
+
+- ``simpy`` (:mod:`routing_sim.engine.reference`): SimPy's event queue; runs every process;
+- ``fast`` (:mod:`routing_sim.engine.fast`): one loop per pool in topological order, for
+  processes whose pools form an acyclic graph.
+
+``auto`` picks ``fast`` where it applies. Time series (entities inside and queued per stage,
+busy and on-duty staff per pool) are computed on a fixed grid from the visit rows as they are
+written (:mod:`routing_sim.engine.series`). At the horizon, open visits and entities are
 written with their state, so censored work is counted, not dropped.
 """
 
 from __future__ import annotations
 
 import gc
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import pyarrow as pa
-from simpy.events import Timeout
 
 from routing_sim.engine.build import Model
-from routing_sim.engine.core import NAN, Entity
+from routing_sim.engine.output import Output
 from routing_sim.engine.records import BackgroundSink, MemorySink, Sink
+from routing_sim.engine.reference import Reference
 from routing_sim.engine.series import ObservedSink, SeriesAccumulator
 from routing_sim.units import parse_duration
 
 Progress = Callable[[float, float], None]
-CHUNK_HOURS = 24.0
 
 
 @dataclass
@@ -62,67 +65,81 @@ class SimulationSummary:
     pools: list[PoolTotals]
     visits_written: int
     entities_written: int
+    engine: str = "simpy"  # the executor that ran
+    engine_reason: str = ""
 
 
 def timeseries_schema(model: Model) -> pa.Schema:
     fields = [("t", pa.float64())]
-    for stage in model.stages:
-        fields += [(f"inside.{stage.name}", pa.int32()), (f"queued.{stage.name}", pa.int32())]
-    for pool in model.pools:
-        fields += [(f"busy.{pool.name}", pa.int32()), (f"on_duty.{pool.name}", pa.int32())]
+    for name in model.codes.stages:
+        fields += [(f"inside.{name}", pa.int32()), (f"queued.{name}", pa.int32())]
+    for name in model.codes.pools:
+        fields += [(f"busy.{name}", pa.int32()), (f"on_duty.{name}", pa.int32())]
     return pa.schema(fields)
 
 
-def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | None = None) -> SimulationSummary:
+ENGINES = ("auto", "simpy", "fast")
+
+
+def choose_engine(model: Model, engine: str = "auto") -> tuple[str, str]:
+    """The executor to run and why: ``fast`` where it applies, unless ``simpy`` is asked for."""
+    from routing_sim.engine.fast import fast_applies
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    applies, why = fast_applies(model)
+    if engine == "simpy":
+        return "simpy", "asked for"
+    if engine == "fast" and not applies:
+        raise ValueError(f"the fast executor cannot run this process: {why}")
+    if applies:
+        return "fast", why if engine == "auto" else "asked for"
+    return "simpy", why
+
+
+def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | None = None,
+             engine: str = "auto") -> SimulationSummary:
     """Run ``model`` to its horizon, writing visits, entities and time series to ``outputs``."""
     outputs = outputs or Outputs(MemorySink(), MemorySink(), MemorySink())
-    env, world = model.env, model.world
-    accumulator = SeriesAccumulator(
-        model.codes.stages, [model.pools.index(s.pool) if s.pool else -1 for s in model.stages],
-        model.codes.pools, model.calendars, model.horizon, parse_duration(model.cfg.time.timeseries_step),
-    )
-    visits = world.visits
-    visits.sink = BackgroundSink(ObservedSink(outputs.visits, accumulator))
-    entities = world.entities
-    entities.sink = BackgroundSink(outputs.entities)
+    name, reason = choose_engine(model, engine)
+    accumulator = SeriesAccumulator(model.codes.stages, model.stage_pool, model.codes.pools, model.calendars,
+                                    model.horizon, parse_duration(model.cfg.time.timeseries_step))
+    visits = BackgroundSink(ObservedSink(outputs.visits, accumulator))
+    entities = BackgroundSink(outputs.entities)
+    out = Output(model.codes, visits, entities)
+    if name == "fast":
+        from routing_sim.engine.fast import Fast
 
-    for pool, points in zip(model.pools, model.calendars):
-        pool.scheduled = points[0][1]
-        for t, n in points[1:]:
-            Timeout(env, t, n).callbacks.append(pool.set_scheduled)
-
-    horizon = model.horizon
-    steps = max(1, math.ceil(horizon / CHUNK_HOURS))
+        executor: Reference | Fast = Fast(model, out)
+    else:
+        executor = Reference(model, out)
     try:
         with cyclic_gc_paused():
-            for k in range(1, steps + 1):
-                until = min(horizon, k * CHUNK_HOURS)
-                model.front.advance(until)  # the period's arrivals, walked up to their first pool
-                env.run(until=until)
-                visits.flush_if_large()
-                entities.flush_if_large()
-                if progress:
-                    progress(env.now, horizon)
-        _close_open_work(model)
-        pool_hours = [pool.close(horizon) for pool in model.pools]
-        visits.close()
-        entities.close()
+            executor.run(progress)
+        pools = executor.pool_totals()
+        out.close()
     finally:  # a failed or interrupted run leaves no writer thread behind
-        visits.sink.stop()
-        entities.sink.stop()
+        visits.stop()
+        entities.stop()
     series = accumulator.table().cast(timeseries_schema(model))
     for batch in series.to_batches():
         outputs.timeseries.write(batch)
     outputs.timeseries.close()
+    arrived = {n: 0 for n in model.codes.sources}
+    for stream in model.arrivals:  # a source with batches has two arrival streams
+        arrived[stream.name] += stream.arrived
     return SimulationSummary(
-        horizon=horizon,
-        events=next(env._eid),  # events scheduled so far
-        arrived_by_source=_arrived_by_source(model),
-        pending_spawns=sum(s.pending for s in model.spawners),
-        spawned_by_kind=_spawned_by_kind(model),
-        pools=[PoolTotals(p.name, busy, duty, p.scheduled, p.busy) for p, (busy, duty) in zip(model.pools, pool_hours)],
-        visits_written=visits.rows_written,
-        entities_written=entities.rows_written,
+        horizon=model.horizon,
+        events=executor.events(),
+        arrived_by_source=arrived,
+        pending_spawns=out.pending,
+        spawned_by_kind={k: int(n) for k, n in zip(model.codes.kinds, out.spawned)},
+        pools=[PoolTotals(n, busy, duty, end_scheduled, end_busy)
+               for n, (busy, duty, end_scheduled, end_busy) in zip(model.codes.pools, pools)],
+        visits_written=out.visits_written,
+        entities_written=out.entities_written,
+        engine=name,
+        engine_reason=reason,
     )
 
 
@@ -130,11 +147,9 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
 def cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while the model runs.
 
-    The run allocates millions of small objects that live for a while (entities, event tuples,
-    rows handed out by the front); each collection would walk all of them, and measured this
-    cost more than half the time of the front. The run's own objects form no reference cycles
-    (a finished feed breaks its own), so nothing accumulates; reference counting still frees
-    everything at once.
+    The run allocates many small objects that live for a while (entities, event tuples); each
+    collection would walk all of them. The run's own objects form no reference cycles that
+    outlive it, and reference counting still frees everything at once.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -143,43 +158,3 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def open_entities(model: Model) -> list[Entity]:
-    """The entities still in the process at the horizon, by id.
-
-    Once the clock is at the horizon every entity that has arrived and not ended is either in
-    service (its end-of-service event is on SimPy's queue) or waiting in a pool's queue: an
-    arrival scheduled after an uncapacitated stage, or by the front, always lies before the
-    horizon (a visit that would end at or after it is written as open at once). Finding them
-    here costs one pass at the end instead of a dictionary insert and delete per entity.
-    """
-    found = [event for _, _, _, event in model.env._queue if type(event) is Entity]
-    for pool in model.pools:
-        for queue in pool.queues:
-            found.extend(queue)
-    found.sort(key=lambda e: e.id)
-    return found
-
-
-def _close_open_work(model: Model) -> None:
-    """Write one open visit row and one in-progress entity row per entity still in the process."""
-    world = model.world
-    for entity in open_entities(model):
-        stage = entity.at
-        stage.record(entity.id, entity.enter, entity.start, NAN, -1)
-        world.entities.add(entity, NAN, -1, stage.index)
-
-
-def _spawned_by_kind(model: Model) -> dict[str, int]:
-    counts = {name: 0 for name in model.codes.kinds}
-    for spawner in model.spawners:
-        counts[model.codes.kinds[spawner.kind]] += spawner.created
-    return counts
-
-
-def _arrived_by_source(model: Model) -> dict[str, int]:
-    counts = {name: 0 for name in model.codes.sources}
-    for source in model.sources:  # a source with batches has two arrival streams
-        counts[source.name] += source.arrived
-    return counts

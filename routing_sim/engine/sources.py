@@ -1,89 +1,131 @@
-"""Spawns of linked entities after a visit, one parent at a time (after a pool stage).
+"""Arrivals from the sources, a period at a time: times, incident sizes, ids, attributes, counts.
 
-Arrivals from sources, and spawns at uncapacitated stages reached before any pool, are
-generated with arrays by :mod:`routing_sim.engine.front`, from the same streams and counters.
+Each source has one arrival stream, and a second one for its bulk batches. The entities of
+stream number ``slot`` (from 1, in config order) get the ids ``slot * 2**40 + n`` for
+n = 0, 1, ... in arrival order, so an id depends on nothing but its own stream. Duplicates of one
+incident share one attribute draw (the incident's first id) and that id as their group; a bulk
+batch brings independent entities at one time.
 """
 
 from __future__ import annotations
 
-from heapq import heappush
-from typing import Callable
+from dataclasses import dataclass
 
-from simpy.events import NORMAL
+import numpy as np
 
-from routing_sim.engine.core import NAN, Entity, Stage, World
-from routing_sim.engine.streams import Stream
+from routing_sim.engine.arrivals import ArrivalTimes, hourly_intensity
+from routing_sim.engine.rules.attributes import AttributeDraws
+from routing_sim.engine.rules.randomness import Streams
+from routing_sim.engine.rules.variates import Sampler, count_sampler
+from routing_sim.units import parse_rate
 
-
-class Pending:
-    """A spawn waiting for its time, scheduled on SimPy's queue as its own event (no Timeout)."""
-
-    __slots__ = ("callbacks", "parent", "inherited")
-    _ok = True
-
-    def __init__(self, callbacks: list, parent: int, inherited: list):
-        self.callbacks = callbacks
-        self.parent = parent
-        self.inherited = inherited
+SLOT = 1 << 40
 
 
-class Spawner:
-    """After a stage, maybe create a linked entity that enters a stage after a delay."""
+@dataclass
+class Cohort:
+    """New entities as columns (the planner's input)."""
 
-    __slots__ = ("world", "env", "kind", "when", "p", "u_stream", "delay_stream", "inherit", "draw", "entry",
-                 "pending", "created", "zero_counts", "n_marks", "on_create")
+    id: np.ndarray
+    kind: np.ndarray
+    source: np.ndarray
+    parent: np.ndarray
+    group: np.ndarray
+    created: np.ndarray  # NaN for a spawned entity until its parent's visit has ended
+    entry: np.ndarray  # the stage it enters
+    attrs: np.ndarray  # (n, attributes)
+    counts: np.ndarray  # (n, counts)
 
-    def __init__(self, world: World, kind: int, when: tuple, p: float,
-                 u: Stream, delay: Stream, inherit: list[int],
-                 draw: Callable[[list | None], list[int]], entry: Stage):
-        self.world = world
-        self.env = world.env
+    def __len__(self) -> int:
+        return self.id.size
+
+    @staticmethod
+    def concat(parts: list["Cohort"]) -> "Cohort":
+        if len(parts) == 1:
+            return parts[0]
+        return Cohort(*(np.concatenate([getattr(p, f) for p in parts]) for f in Cohort.__dataclass_fields__))
+
+
+class ArrivalStream:
+    """One source's arrivals (or its batches'), generated up to a time on request."""
+
+    def __init__(self, slot: int, source: int, name: str, kind: int, entry: int, times: ArrivalTimes,
+                 attributes: AttributeDraws, size: tuple[Sampler, int] | None, same_incident: bool,
+                 counts: list[tuple[Sampler, int] | None]):
+        self.slot = slot
+        self.source = source
+        self.name = name
         self.kind = kind
-        self.when = when
-        self.p = p
-        self.u_stream = u
-        self.delay_stream = delay
-        self.inherit = inherit
-        self.draw = draw
         self.entry = entry
-        self.pending = 0
-        self.created = 0
-        self.zero_counts: tuple = ()
-        self.n_marks = 0  # set by the build step
-        self.on_create = [self.create]
+        self.times = times
+        self.attributes = attributes
+        self.size = size
+        self.same_incident = same_incident
+        self.counts = counts
+        self.arrivals = 0  # arrival events so far (incidents or batches)
+        self.arrived = 0  # entities so far
 
-    def __call__(self, parent: Entity, at: float) -> None:
-        """Maybe spawn, ``at`` the end of the parent's visit (which may lie ahead of the clock)."""
-        attrs = parent.attrs
-        for i, allowed in self.when:
-            if attrs[i] not in allowed:
-                return
-        stream = self.u_stream
-        try:  # Stream.next inlined, as on the rest of the hot path
-            u = stream.pop()
-        except IndexError:
-            u = stream.refill()
-        if u < self.p:
-            inherited = [(i, attrs[i]) for i in self.inherit]
-            self.pending += 1
-            stream = self.delay_stream
-            try:
-                delay = stream.pop()
-            except IndexError:
-                delay = stream.refill()
-            when = at + delay
-            world = self.world
-            if when < world.horizon:  # later ones stay pending: they arrive after the horizon
-                now = self.env._now  # the time is the float Timeout(env, when - now) gives
-                heappush(world.queue, (now + (when - now), NORMAL, next(world.eid),
-                                       Pending(self.on_create, parent.id, inherited)))
+    def until(self, end: float) -> Cohort | None:
+        times = self.times.until(end)
+        if not times.size:
+            return None
+        index = np.arange(self.arrivals, self.arrivals + times.size)
+        self.arrivals += times.size
+        if self.size is None:
+            sizes = None
+            n = times.size
+        else:
+            sampler, key = self.size
+            sizes = sampler(key, index).astype(np.int64)
+            n = int(sizes.sum())
+            if not n:
+                return None
+        base = self.slot * SLOT + self.arrived
+        ids = np.arange(base, base + n, dtype=np.int64)
+        self.arrived += n
+        if sizes is None:
+            attrs, group, t = self.attributes.draw(ids), ids, times
+        else:
+            keep = sizes > 0
+            first = (np.cumsum(sizes) - sizes)[keep]
+            if self.same_incident:  # duplicates of one incident: one draw and one group per incident
+                attrs = np.repeat(self.attributes.draw(ids[first]), sizes[keep], axis=0)
+                group = np.repeat(ids[first], sizes[keep])
+            else:  # a bulk batch: independent entities arriving together
+                attrs, group = self.attributes.draw(ids), ids
+            t = np.repeat(times[keep], sizes[keep])
+        counts = np.zeros((n, len(self.counts)), dtype=np.int64)
+        for j, count in enumerate(self.counts):
+            if count is not None:
+                sampler, key = count
+                counts[:, j] = sampler(key, ids)
+        return Cohort(ids, np.full(n, self.kind, dtype=np.int64), np.full(n, self.source, dtype=np.int64),
+                      np.full(n, -1, dtype=np.int64), group, t, np.full(n, self.entry, dtype=np.int64), attrs, counts)
 
-    def create(self, event: Pending) -> None:
-        parent_id, inherited = event.parent, event.inherited
-        self.pending -= 1
-        self.created += 1
-        world = self.world
-        entity = Entity(world.next_id, self.kind, -1, parent_id, self.env._now, self.draw(inherited), -1,
-                        self.zero_counts, [NAN] * self.n_marks if self.n_marks else ())
-        world.next_id += 1
-        self.entry.arrive(entity)
+
+def arrival_streams(cfg, codes, streams: Streams, horizon: float) -> list[ArrivalStream]:
+    """Every arrival stream of a config, in config order (a source's batches after it)."""
+    out: list[ArrivalStream] = []
+    for i, (name, src) in enumerate(cfg.sources.items()):
+        kind = codes.kinds.index(src.kind)
+        entry = codes.stages.index(src.to)
+        attributes = cfg.kinds[src.kind].attributes
+
+        def counts(prefix: str) -> list[tuple[Sampler, int] | None]:
+            return [(count_sampler(src.counts[c]), streams.key(f"counts.{prefix}.{c}")) if c in src.counts else None
+                    for c in codes.counts]
+
+        times = ArrivalTimes(hourly_intensity(cfg, name, horizon), streams.key(f"arrivals.{name}"))
+        size = (count_sampler(src.duplicates), streams.key(f"duplicates.{name}")) if src.duplicates else None
+        out.append(ArrivalStream(len(out) + 1, i, name, kind, entry, times,
+                                 AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}"),
+                                 size, True, counts(name)))
+        if src.batches is not None:
+            rate = parse_rate(src.batches.rate)
+            batch_times = ArrivalTimes(np.full(max(1, int(np.ceil(horizon))), rate), streams.key(f"batches.{name}"))
+            out.append(ArrivalStream(
+                len(out) + 1, i, name, kind, entry, batch_times,
+                AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}.batches"),
+                (count_sampler(src.batches.size), streams.key(f"batches.{name}.size")), False,
+                counts(f"{name}.batches")))
+    return out

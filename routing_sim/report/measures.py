@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.compute as pc
 
-from routing_sim.engine.build import Codes
+from routing_sim.codes import Codes
 from routing_sim.kpis import point_times
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.report.study import Run, Variant
@@ -157,8 +157,8 @@ def elapsed_by_group(run: Run, cfg: ProcessConfig, deadline: Deadline) -> dict[s
             wanted = [codes.stages.index(s) for s in stages]
             visits = visits.filter(pc.is_in(visits.column("stage"), value_set=pa.array(wanted, pa.int32())))
         v = {c: visits.column(c).to_numpy() for c in visits.column_names}
-        start = point_times(deadline.start, codes, v, ents)[ents["entity"]]
-        end = point_times(deadline.end, codes, v, ents)[ents["entity"]]
+        start = point_times(deadline.start, codes, v, ents)
+        end = point_times(deadline.end, codes, v, ents)
     mask = (ents["kind"] == codes.kinds.index(deadline.kind)) & ~np.isnan(start) & ~np.isnan(end)
     for attribute, values in (deadline.when or {}).items():
         allowed = [codes.value(attribute, x) for x in ([values] if isinstance(values, str) else values)]

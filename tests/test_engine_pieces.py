@@ -1,6 +1,6 @@
-"""The vectorised front and the pieces it rests on: array draws that continue a stream exactly,
-arrival times handed out by period, the arithmetic grid index, the packed row tables, the writer
-thread, and the agreement of the array path with the one-entity-at-a-time path."""
+"""The pieces the engine rests on: order-free draws, arrival times handed out by period, the
+arithmetic grid index, the writer thread, routes drawn alike on first and later visits, and the
+period that is an implementation detail."""
 
 from __future__ import annotations
 
@@ -15,37 +15,46 @@ from hypothesis import strategies as st
 
 from routing_sim.api import simulate_config
 from routing_sim.engine.arrivals import ArrivalTimes
-from routing_sim.engine.records import BackgroundSink, EntityTable, MemorySink
+from routing_sim.engine.records import BackgroundSink, MemorySink
+from routing_sim.engine.rules.randomness import stream_key, uniforms
 from routing_sim.engine.series import SeriesAccumulator
-from routing_sim.engine.streams import Stream
 from routing_sim.errors import RunError
 from routing_sim.loader import validate_data
 
 
-def _stream(seed: int) -> Stream:
-    return Stream(np.random.default_rng(seed), lambda g, n: g.random(n))
+@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=50, unique=True), st.integers(0, 2**64 - 1),
+       st.integers(0, 10**6), st.randoms(use_true_random=False))
+def test_a_draw_depends_on_its_key_id_and_counter_only(ids, key, counter, rnd):
+    """Whatever else is drawn in the same call, and in whatever order, an entity's uniform is the
+    same: the property that makes draws independent of the executor and of event order."""
+    ids = np.array(ids, dtype=np.int64)
+    whole = uniforms(key, ids, counter)
+    shuffled = list(range(ids.size))
+    rnd.shuffle(shuffled)
+    assert np.array_equal(uniforms(key, ids[shuffled], counter), whole[shuffled])
+    one = np.array([uniforms(key, ids[i:i + 1], counter)[0] for i in range(ids.size)])
+    assert np.array_equal(one, whole)
+    assert np.all((whole > 0) & (whole < 1))
 
 
-@given(st.lists(st.one_of(st.just(None), st.integers(0, 5000)), max_size=30), st.integers(0, 2**32))
-def test_take_continues_the_stream_exactly_as_pop_would(plan, seed):
-    """Mixing array takes and single pops consumes one sequence, in order, with nothing lost."""
-    mixed, single = _stream(seed), _stream(seed)
-    got = []
-    for step in plan:
-        if step is None:
-            got.append(mixed.next())
-        else:
-            got.extend(mixed.take(step).tolist())
-    want = [single.next() for _ in range(len(got))]
-    assert got == want
+def test_draws_are_uniform_and_independent_across_keys_ids_and_counters():
+    ids = np.arange(200_000)
+    u = uniforms(stream_key(1, 0, "a"), ids, 0)
+    hist = np.histogram(u, bins=20, range=(0, 1))[0]
+    expected = ids.size / 20
+    assert ((hist - expected) ** 2 / expected).sum() < 50  # chi-square, 19 degrees of freedom (p ~ 1e-4)
+    for other in (uniforms(stream_key(1, 0, "b"), ids, 0), uniforms(stream_key(1, 0, "a"), ids, 1),
+                  uniforms(stream_key(1, 1, "a"), ids, 0), uniforms(stream_key(1, 0, "a"), ids + 1, 0)):
+        assert abs(np.corrcoef(u, other)[0, 1]) < 0.01
+    assert uniforms(stream_key(1, 0, "a"), ids[:5], 0).tolist() != uniforms(stream_key(2, 0, "a"), ids[:5], 0).tolist()
 
 
 @settings(max_examples=30)
 @given(st.lists(st.floats(0.0, 80.0), max_size=12), st.integers(0, 2**32))
 def test_arrival_times_by_period_are_the_whole_sequence_cut_at_the_boundaries(cuts, seed):
     intensity = np.concatenate([np.full(24, 30.0), np.zeros(12), np.full(36, 5.0)])  # a quiet gap
-    whole = ArrivalTimes(intensity, np.random.default_rng(seed)).until(np.inf)
-    periods = ArrivalTimes(intensity, np.random.default_rng(seed))
+    whole = ArrivalTimes(intensity, seed).until(np.inf)
+    periods = ArrivalTimes(intensity, seed)
     bounds = sorted(cuts) + [np.inf]
     parts = [periods.until(b) for b in bounds]
     assert np.array_equal(np.concatenate(parts), whole)
@@ -80,56 +89,6 @@ class _Failing(MemorySink):
         super().write(batch)
 
 
-_KIND_MARKS = [[0, 1], [1]]  # kind 0 keeps both marks, kind 1 the second only
-
-
-class _Ent:
-    def __init__(self, id, attrs, counts):
-        self.id, self.kind, self.source, self.parent, self.group, self.created = id, id % 2, -1, id - 1, id // 3, id / 7
-        self.attrs, self.counts = attrs, counts
-        self.all_marks = [id / 3, float(counts[1])]
-        self.marks = [self.all_marks[j] for j in _KIND_MARKS[self.kind]]
-        self.row_marks = [m if j in _KIND_MARKS[self.kind] else "nan" for j, m in enumerate(self.all_marks)]
-
-
-_row = st.tuples(st.integers(-1, 2**40), st.lists(st.integers(-1, 300), min_size=3, max_size=3),
-                 st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 9)))
-
-
-@given(st.lists(st.tuples(st.booleans(), st.lists(_row, max_size=6)), max_size=8), st.integers(1, 40))
-@settings(max_examples=60, deadline=None)
-def test_packed_rows_come_out_as_written_in_order_whichever_way_they_went_in(steps, flush_every):
-    """Rows packed one at a time (by their kind's struct) and rows extended as arrays interleave in
-    call order; every value comes back in its column and type, across flushes of any size, and a
-    mark the row's kind does not keep is NaN."""
-    table = EntityTable(["a", "b", "c"], ["files", "incidents"], MemorySink(), ["x.enter", "y.end"], _KIND_MARKS)
-    expected = []
-    for as_arrays, rows in steps:
-        ended = [float(i) for i in range(len(rows))]
-        if as_arrays and rows:
-            ids = np.array([r[0] for r in rows])
-            ents = [_Ent(i, a, c) for i, a, c in rows]
-            table.extend(ids, ids % 2, np.full(len(rows), -1), ids - 1, ids // 3, ids / 7,
-                         np.array(ended), np.full(len(rows), 2), np.full(len(rows), -1),
-                         np.array([c for _, _, c in rows]).reshape(-1, 2), np.array([a for _, a, _ in rows]).reshape(-1, 3),
-                         np.array([e.all_marks for e in ents]).reshape(-1, 2))
-        else:
-            ents = [_Ent(i, a, c) for i, a, c in rows]
-            for e, t in zip(ents, ended):
-                table.add(e, t, 2, -1)
-        expected += [(e.id, e.kind, -1, e.id - 1, e.id // 3, e.id / 7, t, 2, -1, *e.counts, *e.attrs, *e.row_marks)
-                     for e, t in zip(ents, ended)]
-        table.flush_if_large(flush_every)
-    table.flush()
-    assert len(table) == 0 and table.rows_written == len(expected)
-    got = pa.Table.from_batches(table.sink.batches, schema=table.schema) if table.sink.batches else None
-    rows = list(zip(*(got.column(i).to_pylist() for i in range(got.num_columns)))) if got else []
-    rows = [tuple("nan" if isinstance(x, float) and x != x else x for x in row) for row in rows]
-    assert rows == expected
-    if got:
-        assert got.schema == table.schema
-
-
 def _batch(i: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([i])], names=["x"])
 
@@ -155,7 +114,7 @@ def test_writer_thread_keeps_order_and_reports_a_failure():
 def test_the_collector_and_the_writer_threads_are_back_after_a_run_and_after_a_failed_one(base_config, monkeypatch):
     import threading
 
-    from routing_sim.engine.front import Front
+    from routing_sim.engine.build import Model
 
     def writers() -> int:
         return sum(t.name == "routing-sim-writer" for t in threading.enumerate())
@@ -165,22 +124,22 @@ def test_the_collector_and_the_writer_threads_are_back_after_a_run_and_after_a_f
     assert gc.isenabled() and writers() == 0
     calls = []
 
-    def fail_on_day_two(self, until):
+    def fail_in_the_first_period(self, until):
         calls.append(until)
-        if len(calls) == 2:
+        if len(calls) == 1:
             raise RunError("stopped on purpose")
         return original(self, until)
 
-    original = Front.advance
-    monkeypatch.setattr(Front, "advance", fail_on_day_two)
+    original = Model.arrivals_until
+    monkeypatch.setattr(Model, "arrivals_until", fail_in_the_first_period)
     with pytest.raises(RunError, match="on purpose"):
         simulate_config(validate_data(base_config))
     assert gc.isenabled() and writers() == 0
 
 
 def _loop_config(base: dict) -> dict:
-    """Arrivals meet the uncapacitated stage ``sort`` first in the front; some come back to it
-    after the pool stage ``work``, one at a time. Both must route with the same probabilities."""
+    """Arrivals meet the uncapacitated stage ``sort`` first; some come back to it after the pool
+    stage ``work``. Both visits must route with the same probabilities."""
     cfg = copy.deepcopy(base)
     cfg["time"]["horizon"] = "20d"
     cfg["sources"]["inbox"] = {"kind": "case", "rate": "40/h", "to": "sort"}
@@ -200,7 +159,7 @@ def _loop_config(base: dict) -> dict:
     return cfg
 
 
-def test_front_and_per_entity_paths_route_with_the_same_probabilities(base_config):
+def test_first_and_later_visits_route_with_the_same_probabilities(base_config):
     r = simulate_config(validate_data(_loop_config(base_config)), seed=11)
     codes = r.codes
     v = r.visits.to_pydict()
@@ -230,8 +189,8 @@ def test_front_and_per_entity_paths_route_with_the_same_probabilities(base_confi
     assert any(v["next"][i] == accepted for i in order)
 
 
-def test_front_period_is_whole_days_from_one_to_seven_and_shrinks_with_volume():
-    from routing_sim.engine.front import front_period
+def test_period_is_whole_days_from_one_to_seven_and_shrinks_with_volume():
+    from routing_sim.engine.build import period_hours as front_period
 
     year = 8760.0
     periods = [front_period(n, year) for n in (0, 1e3, 7e5, 2e6, 5e6, 1.7e7, 3.6e7)]
@@ -240,18 +199,15 @@ def test_front_period_is_whole_days_from_one_to_seven_and_shrinks_with_volume():
     assert periods[2] == 7 * 24 and periods[-2] == 24  # the EU 2019 volume, the global one
 
 
-def test_arrivals_do_not_depend_on_how_far_ahead_the_front_generates(base_config, monkeypatch):
-    """The period is an implementation detail: the arrival times, sources and counts are the
-    same whether the front generates one day or a week at a time (attributes may be changed by
-    decisions later, so they are not compared)."""
+def test_results_do_not_depend_on_how_far_ahead_arrivals_are_generated(base_config, monkeypatch):
+    """The period is an implementation detail: every entity's times, outcome, attributes and counts
+    are the same whether arrivals are generated and planned one day or a week at a time."""
     import routing_sim.engine.build as build_module
 
     def arrivals(days: int) -> list[tuple]:
-        monkeypatch.setattr(build_module, "front_period", lambda expected, horizon: days * 24.0)
+        monkeypatch.setattr(build_module, "period_hours", lambda expected, horizon: days * 24.0)
         e = simulate_config(validate_data(base_config), seed=5).entities.to_pydict()
-        counts = [name for name in e if name.startswith("count.")]
-        return sorted((e["created"][i], e["source"][i], *(e[c][i] for c in counts))
-                      for i in range(len(e["entity"])) if e["source"][i] >= 0)
+        return sorted(tuple(-1.0 if x != x else x for x in row) for row in zip(*e.values()))
 
     one, seven = arrivals(1), arrivals(7)
     assert len(one) > 100 and one == seven

@@ -1,0 +1,166 @@
+"""The planner: every rule of every visit an entity will make, evaluated ahead with arrays.
+
+Nothing a rule decides depends on shared state: a visit's duration, priority class,
+decisions, spawns and next place depend only on the entity's attributes and its own draws
+(:mod:`routing_sim.engine.rules`). So when a cohort of entities is created, the planner walks
+it through the process round by round (round k evaluates every entity's k-th visit), together
+with every entity its visits would spawn, and the executors only have to find the times:
+when each visit enters, starts and ends. An executor contains no rule.
+
+A :class:`Plan` holds the entities (``E``, one row each) and their visits (``V``, one row
+each, an entity's visits contiguous and in order), plus the children each visit spawns (a
+visit that never ends before the horizon spawns nothing, and the executor says so). The
+executors write the visits' times into the plan; :mod:`routing_sim.engine.output` turns
+finished and open entities into rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from routing_sim.engine.rules.attributes import ATTR_DTYPE
+from routing_sim.engine.rules.decisions import Decision
+from routing_sim.engine.rules.durations import Durations
+from routing_sim.engine.rules.priorities import Priorities
+from routing_sim.engine.rules.routes import Routes
+from routing_sim.engine.rules.spawns import SpawnRule
+from routing_sim.engine.sources import Cohort
+from routing_sim.errors import RunError
+
+MAX_VISITS = 100_000
+"""Visits one entity may plan; beyond, a routing loop is taken to never end."""
+
+
+@dataclass
+class StageRules:
+    """The compiled rules of one stage."""
+
+    index: int
+    name: str
+    pool: int  # -1: uncapacitated
+    durations: Durations
+    priorities: Priorities
+    decisions: list[Decision]
+    spawns: list[SpawnRule]
+    routes: Routes
+
+
+class Plan:
+    """A cohort's entities, their visits and their descendants, planned; times filled in by an executor."""
+
+    def __init__(self, entities: Cohort, visit_entity: np.ndarray, visit_stage: np.ndarray, visit_number: np.ndarray,
+                 duration: np.ndarray, cls: np.ndarray, nxt: np.ndarray, attrs: np.ndarray,
+                 child_parent_visit: np.ndarray, child_delay: np.ndarray, n_children: int):
+        self.E = entities
+        n = len(entities)
+        self.visit_entity = visit_entity
+        self.stage = visit_stage
+        self.number = visit_number
+        self.duration = duration
+        self.cls = cls
+        self.next = nxt
+        self.attrs = attrs  # attribute codes after each visit's decisions
+        self.first = np.searchsorted(visit_entity, np.arange(n))
+        self.n_visits = np.diff(np.append(self.first, visit_entity.size))
+        # entities [n - n_children, n) are spawned: each by one visit, after a delay
+        self.child_parent_visit = child_parent_visit
+        self.child_delay = child_delay
+        self.first_child = n - n_children
+        order = np.argsort(child_parent_visit, kind="stable")
+        self.children_sorted = order + self.first_child
+        self.child_ptr = np.searchsorted(child_parent_visit[order], np.arange(visit_entity.size + 1))
+        nv = visit_entity.size
+        self.enter = np.full(nv, np.nan)
+        self.start = np.full(nv, np.nan)
+        self.end = np.full(nv, np.nan)
+        self.live = n  # entities not yet finished, dropped or written open
+
+    def __len__(self) -> int:
+        return len(self.E)
+
+    def children(self, visit: int) -> np.ndarray:
+        """The entity rows spawned by ``visit``."""
+        return self.children_sorted[self.child_ptr[visit]:self.child_ptr[visit + 1]]
+
+
+class Planner:
+    def __init__(self, stages: list[StageRules], n_stages: int):
+        self.stages = stages
+        self.n_stages = n_stages
+
+    def plan(self, cohort: Cohort) -> Plan:
+        """Plan ``cohort`` and everything it spawns."""
+        parts: list[Cohort] = []
+        visits: list[tuple[np.ndarray, ...]] = []
+        child_parent: list[np.ndarray] = []
+        child_delay: list[np.ndarray] = []
+        offset = 0
+        batch: Cohort | None = cohort
+        while batch is not None and len(batch):
+            parts.append(batch)
+            spawned = self._walk(batch, offset, visits, child_parent, child_delay)
+            offset += len(batch)
+            batch = spawned
+        entities = Cohort.concat(parts)
+        n_children = len(entities) - len(cohort)
+        if visits:
+            entity, number, stage, duration, cls, nxt = (np.concatenate([v[i] for v in visits]) for i in range(6))
+            attrs = np.concatenate([v[6] for v in visits])
+        else:
+            entity = number = stage = cls = nxt = np.empty(0, dtype=np.int64)
+            duration = np.empty(0)
+            attrs = np.empty((0, entities.attrs.shape[1]), dtype=ATTR_DTYPE)
+        order = np.lexsort((number, entity))
+        position = np.empty_like(order)
+        position[order] = np.arange(order.size)
+        parent_visit = position[np.concatenate(child_parent)] if child_parent else np.empty(0, dtype=np.int64)
+        delays = np.concatenate(child_delay) if child_delay else np.empty(0)
+        return Plan(entities, entity[order], stage[order].astype(np.int32), number[order], duration[order],
+                    cls[order].astype(np.int16), nxt[order].astype(np.int32), attrs[order], parent_visit, delays,
+                    n_children)
+
+    def _walk(self, batch: Cohort, offset: int, visits: list, child_parent: list, child_delay: list) -> Cohort | None:
+        """Every visit of the batch's entities (rows ``offset + i``); returns their children, if any."""
+        rows = np.arange(len(batch))
+        place = batch.entry.copy()
+        attrs = batch.attrs.copy()
+        ids = batch.id
+        k = 0
+        children: list[Cohort] = []
+        base = sum(v[0].size for v in visits)  # visits recorded before this batch
+        while rows.size:
+            if k >= MAX_VISITS:
+                raise RunError(f"an entity planned more than {MAX_VISITS} visits: a routing loop does not end")
+            nxt_all = np.empty(rows.size, dtype=np.int64)
+            for s in np.unique(place).tolist():
+                sel = np.flatnonzero(place == s)
+                rules = self.stages[s]
+                r = rows[sel]
+                a = attrs[r]
+                i = ids[r]
+                duration = rules.durations.of(a, i, k)
+                cls = rules.priorities.classes(a)
+                for decision in rules.decisions:
+                    decision.apply(a, i, k)
+                here = base + np.arange(r.size)  # the visits' positions in this plan's visit list
+                for spawn in rules.spawns:
+                    hit, child_ids, delays, child_attrs = spawn.of(a, i, np.full(r.size, k))
+                    if hit.size:
+                        m = hit.size
+                        children.append(Cohort(child_ids, np.full(m, spawn.kind, dtype=np.int64),
+                                               np.full(m, -1, dtype=np.int64), i[hit], child_ids, np.full(m, np.nan),
+                                               np.full(m, spawn.entry, dtype=np.int64), child_attrs,
+                                               np.zeros((m, batch.counts.shape[1]), dtype=np.int64)))
+                        child_parent.append(here[hit])
+                        child_delay.append(delays)
+                nxt = rules.routes.of(a, i, k)
+                attrs[r] = a
+                nxt_all[sel] = nxt
+                visits.append((r + offset, np.full(r.size, k), np.full(r.size, s), duration, cls, nxt, a))
+                base += r.size
+            on = nxt_all < self.n_stages
+            rows, place = rows[on], nxt_all[on]
+            k += 1
+        return Cohort.concat(children) if children else None

@@ -1,0 +1,48 @@
+"""How long a visit of a stage takes: its service (or delay) distribution, possibly per value of
+one attribute, drawn from the stage's stream at the entity's visit number."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from routing_sim.codes import Codes
+from routing_sim.engine.rules.randomness import SUBDRAWS, Streams
+from routing_sim.engine.rules.variates import can_be_zero, duration_sampler
+from routing_sim.errors import RunError
+from routing_sim.model.distributions import ByAttribute
+
+
+class Durations:
+    def __init__(self, codes: Codes, stage: str, service: object, streams: Streams):
+        self.stage = stage
+        self.key = streams.key(f"service.{stage}")
+        if isinstance(service, ByAttribute):
+            self.by = codes.attr(service.by)
+            default = duration_sampler(service.default) if service.default is not None else None
+            self.samplers = {}
+            for value in codes.values[service.by]:
+                dist = service.cases.get(value)
+                self.samplers[codes.value(service.by, value)] = duration_sampler(dist) if dist is not None else default
+            self.samplers[-1] = default
+            dists = [*service.cases.values(), *([service.default] if service.default is not None else [])]
+        else:
+            self.by = -1
+            self.sampler = duration_sampler(service)
+            dists = [service]
+        self.can_be_zero = any(can_be_zero(d) for d in dists)
+
+    def of(self, attrs: np.ndarray, ids: np.ndarray, visit: np.ndarray | int) -> np.ndarray:
+        """Hours, one per entity (``attrs`` as at the start of the visit)."""
+        counter = np.asarray(visit, dtype=np.int64) * SUBDRAWS
+        if self.by < 0:
+            return self.sampler(self.key, ids, counter)
+        out = np.empty(ids.size)
+        codes = attrs[:, self.by]
+        counter = np.broadcast_to(counter, ids.shape)
+        for code in np.unique(codes).tolist():
+            sampler = self.samplers.get(code)
+            if sampler is None:
+                raise RunError(f"stage {self.stage!r}: the service-time attribute is not set and there is no default")
+            rows = codes == code
+            out[rows] = sampler(self.key, ids[rows], counter[rows])
+        return out
