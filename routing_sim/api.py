@@ -48,12 +48,13 @@ def simulate_config(
     seed: int | None = None,
     replication: int = 0,
     progress: Progress | None = None,
+    engine: str = "auto",
 ) -> RunResult:
     """Build and run one replication of a config (a path or a validated model), in memory."""
     cfg = config if isinstance(config, ProcessConfig) else load_config(config)
     model = build(cfg, seed=seed, replication=replication)
     sinks = Outputs(MemorySink(), MemorySink(), MemorySink())
-    summary = simulate(model, sinks, progress)
+    summary = simulate(model, sinks, progress, engine)
     return RunResult(
         cfg=cfg,
         codes=model.codes,

@@ -101,8 +101,11 @@ def run(
     seed: Optional[int] = typer.Option(None, min=0, help="Root seed; defaults to the config's seed."),
     results: Path = typer.Option(Path("results"), "--out", help="Results folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    engine: str = typer.Option("auto", "--engine", help="Executor: auto (fast where the pools form no cycle), "
+                                                          "simpy (the reference) or fast. Same results."),
 ) -> None:
     """Run one replication and write results/<name>/<run id>/."""
+    from routing_sim.engine.simulate import EngineError
     from routing_sim.runfolder import run_to_folder
 
     try:
@@ -118,11 +121,14 @@ def run(
     try:
         with _progress(quiet) as update:
             record = run_to_folder(cfg, seed=effective_seed, results=results, config_file=str(config),
-                                   progress=update)
+                                   progress=update, engine=engine)
     except KeyboardInterrupt:
         log.warning("run_interrupted")
         err.print("interrupted: partial results were discarded; the manifest records the interruption")
         raise typer.Exit(EXIT_INTERRUPTED)
+    except EngineError as exc:
+        err.print(f"{config}: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     except RunError as exc:
         log.error("run_failed", error=str(exc))
         err.print(f"{config}: {exc}", markup=False, soft_wrap=True)

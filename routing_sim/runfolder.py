@@ -134,6 +134,7 @@ def run_to_folder(
     results: Path = Path("results"),
     config_file: str | None = None,
     progress: Progress | None = None,
+    engine: str = "auto",
 ) -> RunRecord:
     """Run one replication of ``cfg`` and publish its folder; raise RunError on failure."""
     seed = cfg.seed if seed is None else seed
@@ -163,7 +164,7 @@ def run_to_folder(
     write_atomic(staging / "config.resolved.yaml", dump_yaml(resolved))
     started = time.perf_counter()
     try:
-        kpis = _simulate_into(cfg, seed, staging, manifest, progress)
+        kpis = _simulate_into(cfg, seed, staging, manifest, progress, engine)
     except BaseException as exc:
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["error"] = f"{type(exc).__name__}: {exc}"
@@ -183,7 +184,8 @@ def run_to_folder(
     return RunRecord(final, manifest, kpis)
 
 
-def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, progress: Progress | None) -> dict:
+def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, progress: Progress | None,
+                   engine: str = "auto") -> dict:
     model = build(cfg, seed=seed)
     partial = {name: folder / f".{name}.partial" for name in TABLES}
     schemas = {
@@ -194,7 +196,7 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     sinks = {name: ParquetSink(partial[name], schemas[name]) for name in TABLES}
     outputs = Outputs(sinks["visits.parquet"], sinks["entities.parquet"], sinks["timeseries.parquet"])
     t0 = time.perf_counter()
-    summary = simulate(model, outputs, progress)
+    summary = simulate(model, outputs, progress, engine)
     sim_seconds = time.perf_counter() - t0
     for name in TABLES:
         os.replace(partial[name], folder / name)

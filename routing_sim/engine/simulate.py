@@ -30,6 +30,7 @@ from routing_sim.engine.output import Output
 from routing_sim.engine.records import BackgroundSink, MemorySink, Sink
 from routing_sim.engine.reference import Reference
 from routing_sim.engine.series import ObservedSink, SeriesAccumulator
+from routing_sim.errors import RunError
 from routing_sim.units import parse_duration
 
 Progress = Callable[[float, float], None]
@@ -81,17 +82,21 @@ def timeseries_schema(model: Model) -> pa.Schema:
 ENGINES = ("auto", "simpy", "fast")
 
 
+class EngineError(RunError):
+    """The executor asked for cannot run (bad input: an unknown name, or fast on a cycle)."""
+
+
 def choose_engine(model: Model, engine: str = "auto") -> tuple[str, str]:
     """The executor to run and why: ``fast`` where it applies, unless ``simpy`` is asked for."""
     from routing_sim.engine.fast import fast_applies
 
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+        raise EngineError(f"--engine: unknown executor {engine!r} (choose from {', '.join(ENGINES)})")
     applies, why = fast_applies(model)
     if engine == "simpy":
         return "simpy", "asked for"
     if engine == "fast" and not applies:
-        raise ValueError(f"the fast executor cannot run this process: {why}")
+        raise EngineError(f"--engine fast: the fast executor cannot run this process: {why} (use auto or simpy)")
     if applies:
         return "fast", why if engine == "auto" else "asked for"
     return "simpy", why

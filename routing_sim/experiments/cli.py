@@ -30,12 +30,13 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", min=1, help="Experiments: worker processes (1: serial)."),
         dask: str | None = typer.Option(None, "--dask", help="Experiments: 'local' or a scheduler address "
                                                                  "such as tcp://host:8786."),
+        engine: str = typer.Option("auto", "--engine", help="Single runs: auto, simpy or fast (same results)."),
     ) -> None:
         """Run one replication of a process config, or every task of an experiment file (rerun to resume)."""
         if not is_experiment_file(config):
             if workers != 1 or dask is not None:
                 _fail(EXIT_BAD_INPUT, f"{config}: --workers and --dask apply to experiment files only")
-            original(config=config, seed=seed, results=results, quiet=quiet)
+            original(config=config, seed=seed, results=results, quiet=quiet, engine=engine)
             return
         run_experiment_command(config, seed, results, quiet, workers, dask)
 
