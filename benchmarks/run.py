@@ -70,7 +70,7 @@ from routing_sim.loader import load_data, validate_data
 from routing_sim.api import simulate_config
 data, _ = load_data("configs/textbook/reference-network.yaml"); data["time"]["horizon"] = f"{MINUTES}min"
 cfg = validate_data(data)
-t = time.perf_counter(); r = simulate_config(cfg); wall = time.perf_counter() - t
+t = time.perf_counter(); r = simulate_config(cfg, engine="ENGINE"); wall = time.perf_counter() - t
 arr = sum(r.summary.arrived_by_source.values())
 print(dict(wall=wall, arrivals=arr, wait=r.kpis["stages"]["relevance"]["wait"]["mean_h"] * 60))
 """,
@@ -79,8 +79,8 @@ import time
 from routing_sim.loader import load_config
 from routing_sim.api import simulate_config
 cfg = load_config("configs/eu-centre-2019.yaml")
-t = time.perf_counter(); r = simulate_config(cfg); wall = time.perf_counter() - t
-print(dict(wall=wall, arrivals=sum(r.summary.arrived_by_source.values()), events=r.summary.events))
+t = time.perf_counter(); r = simulate_config(cfg, engine="ENGINE"); wall = time.perf_counter() - t
+print(dict(wall=wall, arrivals=sum(r.summary.arrived_by_source.values())))
 """,
     "global-2019": """
 import time, tempfile, pathlib
@@ -152,8 +152,11 @@ def main() -> None:
     minutes = 200_000 if args.quick else 1_000_000
     plan = [
         ("reference-simpy", CASES["reference-simpy"].replace("MINUTES", str(minutes))),
-        ("reference-engine", CASES["reference-engine"].replace("MINUTES", str(minutes))),
-        ("eu-2019", CASES["eu-2019"]),
+        ("reference-engine", CASES["reference-engine"].replace("MINUTES", str(minutes)).replace("ENGINE", "fast")),
+        ("reference-engine-simpy",
+         CASES["reference-engine"].replace("MINUTES", str(minutes)).replace("ENGINE", "simpy")),
+        ("eu-2019", CASES["eu-2019"].replace("ENGINE", "fast")),
+        ("eu-2019-simpy", CASES["eu-2019"].replace("ENGINE", "simpy")),
         ("memory-1y", CASES["memory-1y"].replace("YEARS", "1")),
         ("memory-5y", CASES["memory-1y"].replace("YEARS", "5")),
         ("full-1y", CASES["full"].replace("YEARS", "1")),
@@ -222,7 +225,10 @@ def _table(results: list[dict], theory: float) -> None:
             notes += f" (fastest of {r['walls']})"
         print(f"{r['case']:18s} {r['wall']:8.2f} {rate:12,.0f} {r['peak_rss_mb']:8.0f}  {notes}")
     walls = {r["case"]: r["wall"] for r in results if "error" not in r}
-    for slow, fast, label in (("reference-simpy", "reference-engine", "reference network, engine vs idiomatic SimPy"),
+    for slow, fast, label in (("reference-simpy", "reference-engine", "reference network, fast executor vs idiomatic SimPy"),
+                              ("reference-simpy", "reference-engine-simpy",
+                               "reference network, reference executor vs idiomatic SimPy"),
+                              ("eu-2019-simpy", "eu-2019", "EU year, fast executor vs reference executor"),
                               ("workers-1", "workers-2", "experiment replications, 2 workers vs 1")):
         if slow in walls and fast in walls:
             print(f"speed-up {label}: {walls[slow] / walls[fast]:.2f}x")

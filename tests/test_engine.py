@@ -105,3 +105,16 @@ def test_stream_keys_depend_on_names_not_order():
     assert Streams(5, replication=1).key("arrivals.x") != a
     with pytest.raises(ValueError):
         s1.key("arrivals.x")
+
+
+def test_only_the_kernel_adapter_touches_simpy_internals():
+    """SimPy's private attributes (the event heap, its counter, the clock's field) are read in
+    engine/kernel.py only, so a SimPy upgrade has one place to check."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "routing_sim"
+    private = re.compile(r"(env|kernel|environment)\._(queue|eid|now)\b")
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if p.name != "kernel.py" and private.search(p.read_text())]
+    assert offenders == []

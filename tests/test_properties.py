@@ -263,11 +263,12 @@ def test_spawned_entities_follow_their_parent(data):
     decided = decided_anywhere(data)
     for eid, child in ents.items():
         if child["parent"] == -1:
-            assert child["source"] != -1
+            assert child["source"] != -1 and eid < 2**62
             continue
         assert child["source"] == -1
         parent = ents[child["parent"]]
-        assert child["parent"] < eid and parent["created"] <= child["created"]
+        # spawned ids lie in [2**62, 2**63), derived from the parent's; arrivals' ids below
+        assert eid >= 2**62 and eid != child["parent"] and parent["created"] <= child["created"]
         kind = codes.kinds[child["kind"]]
         entry = codes.stages[by_entity[eid][0]["stage"]]
         # some visit of the parent, at a stage whose spawn rule makes this kind enter this stage,

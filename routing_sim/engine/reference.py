@@ -168,7 +168,7 @@ class Reference:
             v = ent.v
             pool = self.pool_of[flat.stage[v]]
             if pool is not None:
-                if t > self.kernel._now:
+                if t > self.kernel.now:
                     ent.callbacks = self.on_arrival
                     self.kernel.at(ent, t)
                     return
@@ -186,7 +186,7 @@ class Reference:
             t = end
 
     def _arrival(self, ent: Ent) -> None:
-        self.arrive(ent, self.kernel._now)
+        self.arrive(ent, self.kernel.now)
 
     def complete(self, ent: Ent, v: int, end: float) -> bool:
         """The visit ``v`` ended at ``end``: spawn, then go on (True) or finish (False)."""
@@ -219,7 +219,7 @@ class Reference:
 
         def dispatch(_: object) -> None:
             pool.dispatching = False
-            now = kernel._now
+            now = kernel.now
             while queue and pool.busy < pool.scheduled:
                 ent = heappop(queue)[3]
                 flat, v = ent.plan, ent.v
@@ -239,7 +239,7 @@ class Reference:
         kernel = self.kernel
 
         def end_of_service(ent: Ent) -> None:
-            now = kernel._now
+            now = kernel.now
             if pool.busy > pool.scheduled:
                 pool.account(now)
             pool.busy -= 1
@@ -253,7 +253,7 @@ class Reference:
 
     def _calendar(self, pool: PoolState) -> Callable:
         def change(event: Change) -> None:
-            now = self.kernel._now
+            now = self.kernel.now
             pool.account(now)
             pool.scheduled = event.count
             if pool.queue:
