@@ -133,3 +133,26 @@ def test_auto_picks_fast_for_acyclic_pools_and_simpy_for_a_cycle():
     assert eu.summary.engine == "fast"
     jackson = simulate_config(shortened(ROOT / "configs" / "textbook" / "jackson.yaml", 3))
     assert jackson.summary.engine == "simpy" and "cycle" in jackson.summary.engine_reason
+
+
+@pytest.mark.parametrize("name", ["eu-centre-2019", "eu-centre-ramp-up-2025-2030"])
+def test_compacting_plans_changes_nothing(name, monkeypatch):
+    """The fast executor copies mostly-done plans into smaller ones (memory follows the work in
+    flight); forced at every period boundary, the tables are still the reference executor's."""
+    import routing_sim.engine.fast as fast_module
+
+    cfg = shortened(ROOT / "configs" / f"{name}.yaml", 60)
+    reference = simulate_config(cfg, seed=4, engine="simpy")
+    monkeypatch.setattr(fast_module, "COMPACT_MIN", 0)
+    monkeypatch.setattr(fast_module, "COMPACT_SHARE", 0)  # every plan, every period
+    compacted = []
+    original = fast_module.Plan.subset
+
+    def counting(self, rows):
+        compacted.append(rows.size)
+        return original(self, rows)
+
+    monkeypatch.setattr(fast_module.Plan, "subset", counting)
+    fast = simulate_config(cfg, seed=4, engine="fast")
+    assert len(compacted) > 10
+    assert same(reference, fast) == []

@@ -11,16 +11,23 @@ arithmetic for every time (``end = start + duration``, a child's arrival ``end +
 
 from __future__ import annotations
 
-import math
-from heapq import heappop, heappush
+import heapq
 from typing import Callable
 
 import numpy as np
+from numba import njit, types
+from numba.typed import List
 
 from routing_sim.engine.output import Output
 from routing_sim.engine.plan import Plan
 
-INF = math.inf
+HANDLE = 32
+"""A queued visit's handle: its plan's serial number << HANDLE | the visit's row in the plan."""
+MASK = (1 << HANDLE) - 1
+COMPACT_MIN = 2_000
+"""Plans of fewer entities are never compacted."""
+COMPACT_SHARE = 4
+"""A plan is compacted once fewer than one in this many of its entities is still needed."""
 
 
 def node_graph(model) -> tuple[list[int], dict[int, set[int]]]:
@@ -100,69 +107,103 @@ def fast_applies(model) -> tuple[bool, str]:
     return True, "the pools form an acyclic graph"
 
 
+_ITEM = types.Tuple((types.int64, types.float64, types.int64, types.float64, types.int64))
+
+
+@njit(cache=True)
+def _run_pool(queue, ends, cal_t, cal_n, fstate, istate, a_t, a_cls, a_id, a_dur, a_ref, until, horizon,
+              out_ref, out_start):  # pragma: no cover - compiled; tested through the executors' agreement
+    """One pool from its carried state up to ``until``: returns how many visits started (their
+    handles and start times in ``out_ref`` and ``out_start``). The order of operations at an
+    instant is the reference executor's: ends of service, arrivals, calendar changes, dispatch."""
+    scheduled, busy, nc = istate[0], istate[1], istate[2]
+    busy_sum, scheduled_area, overtime_area, last = fstate[0], fstate[1], fstate[2], fstate[3]
+    i, n, m, n_cal = 0, a_t.size, 0, cal_t.size
+    while True:
+        t = a_t[i] if i < n else np.inf
+        if len(ends) > 0 and ends[0] < t:
+            t = ends[0]
+        if nc < n_cal and cal_t[nc] < t:
+            t = cal_t[nc]
+        if t >= until:
+            break
+        while len(ends) > 0 and ends[0] == t:
+            heapq.heappop(ends)
+            if busy > scheduled:
+                elapsed = t - last
+                scheduled_area += scheduled * elapsed
+                overtime_area += (busy - scheduled) * elapsed
+                last = t
+            busy -= 1
+            busy_sum += t
+        while i < n and a_t[i] == t:
+            heapq.heappush(queue, (a_cls[i], a_t[i], a_id[i], a_dur[i], a_ref[i]))
+            i += 1
+        while nc < n_cal and cal_t[nc] == t:
+            elapsed = t - last
+            scheduled_area += scheduled * elapsed
+            if busy > scheduled:
+                overtime_area += (busy - scheduled) * elapsed
+            last = t
+            scheduled = cal_n[nc]
+            nc += 1
+        while len(queue) > 0 and busy < scheduled:
+            item = heapq.heappop(queue)
+            end = t + item[3]
+            busy += 1
+            busy_sum -= t
+            out_ref[m] = item[4]
+            out_start[m] = t
+            m += 1
+            if end < horizon:
+                heapq.heappush(ends, end)
+    istate[0], istate[1], istate[2] = scheduled, busy, nc
+    fstate[0], fstate[1], fstate[2], fstate[3] = busy_sum, scheduled_area, overtime_area, last
+    return m
+
+
 class PoolLoop:
-    """One pool's state, carried from period to period: the waiting heap, the ends of the
-    services in hand, the calendar, and the busy and on-duty accounting."""
+    """One pool's state, carried from period to period: the waiting heap (class, arrival time,
+    entity id, duration, handle), the ends of the services in hand, the calendar, and the busy
+    and on-duty accounting, as the reference executor keeps them."""
 
     def __init__(self, calendar: list[tuple[float, int]]):
-        self.calendar = calendar
-        self.next_change = 1
-        self.scheduled = calendar[0][1]
-        self.busy = 0
-        self.queue: list = []  # (class, arrival time, entity id, duration, plan, visit)
-        self.ends: list[float] = []
-        self.busy_sum = 0.0
-        self.scheduled_area = 0.0
-        self.overtime_area = 0.0
-        self.last_change = 0.0
+        self.cal_t = np.array([t for t, _ in calendar], dtype=np.float64)
+        self.cal_n = np.array([n for _, n in calendar], dtype=np.int64)
+        self.queue = List.empty_list(_ITEM)
+        self.ends = List.empty_list(types.float64)
+        self.istate = np.array([calendar[0][1], 0, 1], dtype=np.int64)  # scheduled, busy, next change
+        self.fstate = np.zeros(4)  # busy sum, scheduled area, overtime area, last accounted time
 
-    def account(self, now: float) -> None:
-        elapsed = now - self.last_change
-        self.scheduled_area += self.scheduled * elapsed
-        if self.busy > self.scheduled:
-            self.overtime_area += (self.busy - self.scheduled) * elapsed
-        self.last_change = now
+    def run(self, t: np.ndarray, cls: np.ndarray, ids: np.ndarray, dur: np.ndarray, ref: np.ndarray,
+            until: float, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+        """Arrivals (sorted by time) join what waits; the pool runs up to ``until``; returns the
+        handles and start times of the visits that started."""
+        size = len(self.queue) + t.size
+        out_ref, out_start = np.empty(size, dtype=np.int64), np.empty(size)
+        m = _run_pool(self.queue, self.ends, self.cal_t, self.cal_n, self.fstate, self.istate, t, cls, ids, dur,
+                      ref, until, horizon, out_ref, out_start)
+        return out_ref[:m], out_start[:m]
 
-    def run(self, arrivals: list, until: float, horizon: float) -> list:
-        """Time the pool up to ``until`` with ``arrivals`` (sorted by time) added to what waits;
-        returns the visits started, as (plan, visit, start)."""
-        queue, ends, calendar = self.queue, self.ends, self.calendar
-        started = []
-        i, n = 0, len(arrivals)
-        while True:
-            t = arrivals[i][1] if i < n else INF
-            if ends and ends[0] < t:
-                t = ends[0]
-            if self.next_change < len(calendar) and calendar[self.next_change][0] < t:
-                t = calendar[self.next_change][0]
-            if t >= until:
-                break
-            while ends and ends[0] == t:
-                heappop(ends)
-                if self.busy > self.scheduled:
-                    self.account(t)
-                self.busy -= 1
-                self.busy_sum += t
-            while i < n and arrivals[i][1] == t:
-                heappush(queue, arrivals[i])
-                i += 1
-            while self.next_change < len(calendar) and calendar[self.next_change][0] == t:
-                self.account(t)
-                self.scheduled = calendar[self.next_change][1]
-                self.next_change += 1
-            while queue and self.busy < self.scheduled:
-                _, _, _, duration, plan, v = heappop(queue)
-                end = t + duration
-                self.busy += 1
-                self.busy_sum -= t
-                started.append((plan, v, t))
-                if end < horizon:
-                    heappush(ends, end)
-        return started
+    def waiting(self) -> list[tuple]:
+        return list(self.queue)
 
     def close(self, horizon: float) -> tuple[float, float]:
-        self.account(horizon)
-        return self.busy_sum + self.busy * horizon, self.scheduled_area + self.overtime_area
+        busy_sum, scheduled_area, overtime_area, last = self.fstate
+        scheduled, busy = int(self.istate[0]), int(self.istate[1])
+        elapsed = horizon - last
+        scheduled_area += scheduled * elapsed
+        if busy > scheduled:
+            overtime_area += (busy - scheduled) * elapsed
+        return busy_sum + busy * horizon, scheduled_area + overtime_area
+
+    @property
+    def scheduled(self) -> int:
+        return int(self.istate[0])
+
+    @property
+    def busy(self) -> int:
+        return int(self.istate[1])
 
 
 class Fast:
@@ -176,6 +217,9 @@ class Fast:
         self.n_pools = len(model.codes.pools)
         self.node_of_array = np.array(self.node_of, dtype=np.int64)
         self.pools = [PoolLoop(points) for points in model.calendars]
+        self.held: dict[int, list] = {}  # serial -> [plan, visits of it waiting in pool queues]
+        self.serial_of: dict[int, int] = {}
+        self.next_serial = 0
         self.pending: dict[int, list] = {n: [] for n in edges}  # node -> [(plan, visits, arrival times)]
 
     def run(self, progress: Callable[[float, float], None] | None = None) -> None:
@@ -191,12 +235,14 @@ class Fast:
             for component in self.order:
                 self._component(component, until)
             self.out.flush(until)
+            self._compact()
             if progress:
                 progress(until, horizon)
             k += 1
         for pool in self.pools:  # still waiting at the horizon, by entity id
-            for item in sorted(pool.queue, key=lambda item: item[2]):
-                self.out.open(item[4], int(item[4].visit_entity[item[5]]), item[5])
+            for _, _, _, _, ref in sorted(pool.waiting(), key=lambda item: item[2]):
+                plan, v = self.held[ref >> HANDLE][0], ref & MASK
+                self.out.open(plan, int(plan.visit_entity[v]), v)
 
     def _arrive(self, plan: Plan, visits: np.ndarray, times: np.ndarray) -> None:
         """Visits ``visits`` of ``plan`` reach their stages at ``times``."""
@@ -237,24 +283,47 @@ class Fast:
                 plan.start[visits] = times
                 self._ended(plan, visits, times + plan.duration[visits])
             return
-        items = []
+        parts = []
         for plan, visits, times in arrivals:
             plan.enter[visits] = times
-            items.extend(zip(plan.cls[visits].tolist(), times.tolist(), plan.E.id[plan.visit_entity[visits]].tolist(),
-                             plan.duration[visits].tolist(), [plan] * visits.size, visits.tolist()))
-        items.sort(key=lambda item: item[1])
-        started = self.pools[node].run(items, until, self.horizon)
-        by_plan: dict[int, tuple[Plan, list, list]] = {}
-        for plan, v, t in started:
-            entry = by_plan.get(id(plan))
-            if entry is None:
-                entry = by_plan[id(plan)] = (plan, [], [])
-            entry[1].append(v)
-            entry[2].append(t)
-        for plan, vs, ts in by_plan.values():
-            visits, starts = np.array(vs, dtype=np.int64), np.array(ts)
-            plan.start[visits] = starts
-            self._ended(plan, visits, starts + plan.duration[visits])
+            serial = self._hold(plan, visits.size)
+            parts.append((times, plan.cls[visits].astype(np.int64), plan.E.id[plan.visit_entity[visits]],
+                          plan.duration[visits], (serial << HANDLE) | visits))
+        if parts:
+            t, cls, ids, dur, ref = (np.concatenate(c) for c in zip(*parts))
+            order = np.argsort(t, kind="stable")
+            t, cls, ids, dur, ref = t[order], cls[order], ids[order], dur[order], ref[order]
+        else:
+            t = dur = np.empty(0)
+            cls = ids = ref = np.empty(0, dtype=np.int64)
+        refs, starts = self.pools[node].run(t, cls, ids, dur, ref, until, self.horizon)
+        serials = refs >> HANDLE
+        for serial in np.unique(serials).tolist():
+            sel = serials == serial
+            plan = self._release(serial, int(sel.sum()))
+            visits = refs[sel] & MASK
+            plan.start[visits] = starts[sel]
+            self._ended(plan, visits, starts[sel] + plan.duration[visits])
+
+    def _hold(self, plan: Plan, n: int) -> int:
+        """Keep ``plan`` alive while ``n`` more of its visits wait in a pool's queue (the queues
+        hold handles, not objects); returns its serial number."""
+        serial = self.serial_of.get(id(plan))
+        if serial is None:
+            serial = self.serial_of[id(plan)] = self.next_serial
+            self.next_serial += 1
+            self.held[serial] = [plan, 0]
+        self.held[serial][1] += n
+        return serial
+
+    def _release(self, serial: int, n: int) -> Plan:
+        entry = self.held[serial]
+        entry[1] -= n
+        plan = entry[0]
+        if not entry[1]:
+            del self.held[serial]
+            del self.serial_of[id(plan)]
+        return plan
 
     def _ended(self, plan: Plan, visits: np.ndarray, ends: np.ndarray) -> None:
         """Visits that end at ``ends`` (at or after the horizon: open)."""
@@ -291,3 +360,55 @@ class Fast:
 
     def events(self) -> int:
         return 0
+
+    def _compact(self) -> None:
+        """Copy each plan whose entities are mostly done into a plan of only the ones still in the
+        process (and what they spawn), so that memory follows the work in flight: a single
+        report in a long delay would otherwise keep its whole period's plan."""
+        needed: dict[int, tuple[Plan, list[np.ndarray]]] = {}
+
+        def note(plan: Plan, rows: np.ndarray) -> None:
+            needed.setdefault(id(plan), (plan, []))[1].append(rows)
+
+        for chunks in self.pending.values():
+            for plan, visits, _ in chunks:
+                note(plan, plan.visit_entity[visits])
+        waiting = [pool.waiting() for pool in self.pools]
+        refs = np.array([item[4] for items in waiting for item in items], dtype=np.int64)
+        for serial in np.unique(refs >> HANDLE).tolist():
+            plan = self.held[serial][0]
+            note(plan, plan.visit_entity[refs[(refs >> HANDLE) == serial] & MASK])
+        for plan, row, *_ in self.out.single:
+            note(plan, np.array([row]))
+        for plan, rows, *_ in self.out.chunks:
+            note(plan, rows)
+        new: dict[int, tuple[Plan, np.ndarray, np.ndarray]] = {}
+        for plan, parts in needed.values():
+            if len(plan) < COMPACT_MIN:
+                continue
+            keep = plan.descendants(np.concatenate(parts))
+            if keep.size * COMPACT_SHARE < len(plan):
+                new[id(plan)] = plan.subset(keep)
+        if not new:
+            return
+        for node, chunks in self.pending.items():
+            self.pending[node] = [(new[id(p)][0], new[id(p)][2][v], t) if id(p) in new else (p, v, t)
+                                  for p, v, t in chunks]
+        out = self.out
+        out.single = [(new[id(p)][0], int(new[id(p)][1][r]), int(new[id(p)][2][v]), e, o) if id(p) in new
+                      else (p, r, v, e, o) for p, r, v, e, o in out.single]
+        out.chunks = [(new[id(p)][0], new[id(p)][1][r], new[id(p)][2][v], e, o) if id(p) in new
+                      else (p, r, v, e, o) for p, r, v, e, o in out.chunks]
+        remapped: dict[int, np.ndarray] = {}
+        for serial, entry in self.held.items():
+            if id(entry[0]) in new:
+                plan, _, visit_map = new[id(entry[0])]
+                del self.serial_of[id(entry[0])]
+                self.serial_of[id(plan)] = serial
+                entry[0] = plan
+                remapped[serial] = visit_map
+        for pool, items in zip(self.pools, waiting):
+            for i, (cls, t, eid, duration, ref) in enumerate(items):
+                visit_map = remapped.get(ref >> HANDLE)
+                if visit_map is not None:  # the heap's order is by the first three fields: unchanged
+                    pool.queue[i] = (cls, t, eid, duration, (ref >> HANDLE << HANDLE) | int(visit_map[ref & MASK]))

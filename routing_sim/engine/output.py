@@ -85,55 +85,49 @@ class Output:
 
     def _rows(self, groups: list) -> None:
         codes = self.codes
-        ent_cols: dict[str, list[np.ndarray]] = {name: [] for name in self.entity_schema.names}
-        vis_cols: dict[str, list[np.ndarray]] = {name: [] for name in VISITS.names}
-        vis_key: list[np.ndarray] = []
-        vis_owner: list[np.ndarray] = []
-        offset = 0
+        ent_parts: dict[str, list[np.ndarray]] = {name: [] for name in self.entity_schema.names}
+        vis_parts: dict[str, list[np.ndarray]] = {name: [] for name in VISITS.names}
+        n_visits: list[np.ndarray] = []
         for plan, rows, visit, ended, outcome in groups:
             E = plan.E
             first = plan.first[rows]
             done = outcome >= 0
-            # the visits each entity made: from its first up to and including ``visit``
+            # the visits each entity made, in order: from its first up to and including ``visit``
             counts = visit - first + 1
             owner = np.repeat(np.arange(rows.size), counts)
             v = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
             last_done = np.where(done, visit, visit - 1)  # the last visit whose decisions count
-            attrs = np.where((last_done >= first)[:, None], plan.attrs[np.maximum(last_done, 0)], E.attrs[rows]) \
-                if plan.attrs.size else E.attrs[rows]
-            is_open_visit = ~done[owner] & (v == visit[owner])
-            nxt = np.where(is_open_visit, -1, plan.next[v])
-            end = np.where(is_open_visit, np.nan, plan.end[v])
-            stage = np.where(done, -1, plan.stage[visit])
-            marks = self.marks.first_times(E.kind[rows], owner, plan.stage[v], (plan.enter[v], plan.start[v], end))
-            fixed = {"entity": E.id[rows], "kind": E.kind[rows], "source": E.source[rows], "parent": E.parent[rows],
-                     "group": E.group[rows], "created": E.created[rows], "ended": ended, "outcome": outcome,
-                     "stage": stage}
-            for name, column in fixed.items():
-                ent_cols[name].append(column)
-            for j, name in enumerate(codes.counts):
-                ent_cols[f"count.{name}"].append(E.counts[rows, j])
-            for j, name in enumerate(codes.attributes):
-                ent_cols[f"attr.{name}"].append(attrs[:, j])
-            for j, name in enumerate(codes.marks):
-                ent_cols[f"mark.{name}"].append(marks[:, j])
-            for name, column in (("entity", E.id[rows][owner]), ("stage", plan.stage[v]), ("enter", plan.enter[v]),
-                                 ("start", plan.start[v]), ("end", end), ("next", nxt)):
-                vis_cols[name].append(column)
-            vis_key.append(plan.number[v])
-            vis_owner.append(owner + offset)
-            offset += rows.size
-        ent = {name: np.concatenate(parts) for name, parts in ent_cols.items()}
-        vis = {name: np.concatenate(parts) for name, parts in vis_cols.items()}
+            attrs = E.attrs[rows]
+            decided = last_done >= first
+            attrs[decided] = plan.attrs[last_done[decided]]
+            stage = plan.stage[v]
+            enter, start, end, nxt = plan.enter[v], plan.start[v], plan.end[v], plan.next[v]
+            open_visit = np.cumsum(counts)[~done] - 1  # the last visit of an open entity is open
+            end[open_visit] = np.nan
+            nxt[open_visit] = -1
+            marks = self.marks.first_times(E.kind[rows], owner, stage, (enter, start, end))
+            columns = {"entity": E.id[rows], "kind": E.kind[rows], "source": E.source[rows],
+                       "parent": E.parent[rows], "group": E.group[rows], "created": E.created[rows],
+                       "ended": ended, "outcome": outcome, "stage": np.where(done, -1, plan.stage[visit])}
+            columns.update({f"count.{name}": E.counts[rows, j] for j, name in enumerate(codes.counts)})
+            columns.update({f"attr.{name}": attrs[:, j] for j, name in enumerate(codes.attributes)})
+            columns.update({f"mark.{name}": marks[:, j] for j, name in enumerate(codes.marks)})
+            for name, column in columns.items():
+                ent_parts[name].append(column)
+            for name, column in (("entity", columns["entity"][owner]), ("stage", stage), ("enter", enter),
+                                 ("start", start), ("end", end), ("next", nxt)):
+                vis_parts[name].append(column)
+            n_visits.append(counts)
+        ent = {name: np.concatenate(parts) for name, parts in ent_parts.items()}
         ended_key = np.where(np.isnan(ent["ended"]), np.inf, ent["ended"])
         order = np.lexsort((ent["entity"], ended_key))
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        # visits follow their entities' order, then their own order along the path
-        v_order = np.lexsort((np.concatenate(vis_key), rank[np.concatenate(vis_owner)]))
+        # each entity's visits lie together, in path order: lay the ranges out in the entities' order
+        counts = np.concatenate(n_visits)[order]
+        offsets = (np.cumsum(np.concatenate(n_visits)) - np.concatenate(n_visits))[order]
+        v_order = np.repeat(offsets - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         self.entities.write(pa.RecordBatch.from_arrays(
             [pa.array(ent[f.name][order], type=f.type) for f in self.entity_schema], schema=self.entity_schema))
         self.visits.write(pa.RecordBatch.from_arrays(
-            [pa.array(vis[f.name][v_order], type=f.type) for f in VISITS], schema=VISITS))
+            [pa.array(np.concatenate(vis_parts[f.name])[v_order], type=f.type) for f in VISITS], schema=VISITS))
         self.entities_written += order.size
         self.visits_written += v_order.size

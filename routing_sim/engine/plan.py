@@ -68,21 +68,51 @@ class Plan:
         self.child_parent_visit = child_parent_visit
         self.child_delay = child_delay
         self.first_child = n - n_children
-        order = np.argsort(child_parent_visit, kind="stable")
+        order = np.argsort(child_parent_visit, kind="stable")  # -1 (created already, parent gone) first
         self.children_sorted = order + self.first_child
         self.child_ptr = np.searchsorted(child_parent_visit[order], np.arange(visit_entity.size + 1))
         nv = visit_entity.size
         self.enter = np.full(nv, np.nan)
         self.start = np.full(nv, np.nan)
         self.end = np.full(nv, np.nan)
-        self.live = n  # entities not yet finished, dropped or written open
 
     def __len__(self) -> int:
         return len(self.E)
 
-    def children(self, visit: int) -> np.ndarray:
-        """The entity rows spawned by ``visit``."""
-        return self.children_sorted[self.child_ptr[visit]:self.child_ptr[visit + 1]]
+    def descendants(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` and every entity their visits spawn, recursively (sorted, each once)."""
+        keep = np.zeros(len(self), dtype=bool)
+        frontier = np.unique(rows)
+        while frontier.size:
+            keep[frontier] = True
+            counts = self.n_visits[frontier]
+            visits = np.repeat(self.first[frontier] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            lo, hi = self.child_ptr[visits], self.child_ptr[visits + 1]
+            n = hi - lo
+            spawned = self.children_sorted[np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())]
+            frontier = spawned[~keep[spawned]]
+        return np.flatnonzero(keep)
+
+    def subset(self, rows: np.ndarray) -> tuple["Plan", np.ndarray, np.ndarray]:
+        """A plan of the entities ``rows`` (sorted) with all their visits and times; and the maps
+        from this plan's entity rows and visit rows to the new ones (-1: not kept). A kept child
+        whose parent is not kept keeps its creation time and no longer needs its parent's visit."""
+        row_map = np.full(len(self), -1, dtype=np.int64)
+        row_map[rows] = np.arange(rows.size)
+        counts = self.n_visits[rows]
+        visits = np.repeat(self.first[rows] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        visit_map = np.full(self.visit_entity.size, -1, dtype=np.int64)
+        visit_map[visits] = np.arange(visits.size)
+        E = self.E
+        entities = Cohort(*(getattr(E, f)[rows] for f in Cohort.__dataclass_fields__))
+        children = rows[rows >= self.first_child] - self.first_child
+        parent_visit = self.child_parent_visit[children]
+        parent_visit = np.where(parent_visit >= 0, visit_map[np.maximum(parent_visit, 0)], -1)
+        plan = Plan(entities, row_map[self.visit_entity[visits]], self.stage[visits], self.number[visits],
+                    self.duration[visits], self.cls[visits], self.next[visits], self.attrs[visits], parent_visit,
+                    self.child_delay[children], children.size)
+        plan.enter, plan.start, plan.end = self.enter[visits], self.start[visits], self.end[visits]
+        return plan, row_map, visit_map
 
 
 class Planner:
