@@ -11,12 +11,10 @@ arithmetic for every time (``end = start + duration``, a child's arrival ``end +
 
 from __future__ import annotations
 
-import heapq
 from typing import Callable
 
 import numpy as np
-from numba import njit, types
-from numba.typed import List
+from numba import njit
 
 from routing_sim.engine.output import Output
 from routing_sim.engine.plan import Plan
@@ -107,28 +105,59 @@ def fast_applies(model) -> tuple[bool, str]:
     return True, "the pools form an acyclic graph"
 
 
-_ITEM = types.Tuple((types.int64, types.float64, types.int64, types.float64, types.int64))
+@njit(cache=True, inline="always")
+def _before(q_cls, q_t, q_id, i, j):  # pragma: no cover - compiled
+    """Whether waiting visit ``i`` is served before ``j``: (class, arrival time, entity id)."""
+    if q_cls[i] != q_cls[j]:
+        return q_cls[i] < q_cls[j]
+    if q_t[i] != q_t[j]:
+        return q_t[i] < q_t[j]
+    return q_id[i] < q_id[j]
 
 
 @njit(cache=True)
-def _run_pool(queue, ends, cal_t, cal_n, fstate, istate, a_t, a_cls, a_id, a_dur, a_ref, until, horizon,
-              out_ref, out_start):  # pragma: no cover - compiled; tested through the executors' agreement
+def _swap(q_cls, q_t, q_id, q_dur, q_ref, i, j):  # pragma: no cover - compiled
+    q_cls[i], q_cls[j] = q_cls[j], q_cls[i]
+    q_t[i], q_t[j] = q_t[j], q_t[i]
+    q_id[i], q_id[j] = q_id[j], q_id[i]
+    q_dur[i], q_dur[j] = q_dur[j], q_dur[i]
+    q_ref[i], q_ref[j] = q_ref[j], q_ref[i]
+
+
+@njit(cache=True)
+def _run_pool(q_cls, q_t, q_id, q_dur, q_ref, ends, cal_t, cal_n, fstate, istate, a_t, a_cls, a_id, a_dur, a_ref,
+              until, horizon, out_ref, out_start):  # pragma: no cover - compiled; tested through the executors' agreement
     """One pool from its carried state up to ``until``: returns how many visits started (their
     handles and start times in ``out_ref`` and ``out_start``). The order of operations at an
-    instant is the reference executor's: ends of service, arrivals, calendar changes, dispatch."""
-    scheduled, busy, nc = istate[0], istate[1], istate[2]
+    instant is the reference executor's: ends of service, arrivals, calendar changes, dispatch.
+    The waiting visits are a binary heap over the ``q_*`` arrays (``istate[3]`` of them), the
+    ends of service a binary heap over ``ends`` (``istate[4]``)."""
+    scheduled, busy, nc, qn, en = istate[0], istate[1], istate[2], istate[3], istate[4]
     busy_sum, scheduled_area, overtime_area, last = fstate[0], fstate[1], fstate[2], fstate[3]
     i, n, m, n_cal = 0, a_t.size, 0, cal_t.size
     while True:
         t = a_t[i] if i < n else np.inf
-        if len(ends) > 0 and ends[0] < t:
+        if en > 0 and ends[0] < t:
             t = ends[0]
         if nc < n_cal and cal_t[nc] < t:
             t = cal_t[nc]
         if t >= until:
             break
-        while len(ends) > 0 and ends[0] == t:
-            heapq.heappop(ends)
+        while en > 0 and ends[0] == t:  # pop the earliest end
+            en -= 1
+            ends[0] = ends[en]
+            k = 0
+            while True:
+                c = 2 * k + 1
+                if c >= en:
+                    break
+                if c + 1 < en and ends[c + 1] < ends[c]:
+                    c += 1
+                if ends[c] < ends[k]:
+                    ends[c], ends[k] = ends[k], ends[c]
+                    k = c
+                else:
+                    break
             if busy > scheduled:
                 elapsed = t - last
                 scheduled_area += scheduled * elapsed
@@ -136,8 +165,17 @@ def _run_pool(queue, ends, cal_t, cal_n, fstate, istate, a_t, a_cls, a_id, a_dur
                 last = t
             busy -= 1
             busy_sum += t
-        while i < n and a_t[i] == t:
-            heapq.heappush(queue, (a_cls[i], a_t[i], a_id[i], a_dur[i], a_ref[i]))
+        while i < n and a_t[i] == t:  # push the arrival
+            k = qn
+            q_cls[k], q_t[k], q_id[k], q_dur[k], q_ref[k] = a_cls[i], a_t[i], a_id[i], a_dur[i], a_ref[i]
+            qn += 1
+            while k > 0:
+                p = (k - 1) // 2
+                if _before(q_cls, q_t, q_id, k, p):
+                    _swap(q_cls, q_t, q_id, q_dur, q_ref, k, p)
+                    k = p
+                else:
+                    break
             i += 1
         while nc < n_cal and cal_t[nc] == t:
             elapsed = t - last
@@ -147,17 +185,39 @@ def _run_pool(queue, ends, cal_t, cal_n, fstate, istate, a_t, a_cls, a_id, a_dur
             last = t
             scheduled = cal_n[nc]
             nc += 1
-        while len(queue) > 0 and busy < scheduled:
-            item = heapq.heappop(queue)
-            end = t + item[3]
-            busy += 1
-            busy_sum -= t
-            out_ref[m] = item[4]
+        while qn > 0 and busy < scheduled:  # dispatch the first waiting visit
+            end = t + q_dur[0]
+            out_ref[m] = q_ref[0]
             out_start[m] = t
             m += 1
+            busy += 1
+            busy_sum -= t
+            qn -= 1
+            _swap(q_cls, q_t, q_id, q_dur, q_ref, 0, qn)
+            k = 0
+            while True:
+                c = 2 * k + 1
+                if c >= qn:
+                    break
+                if c + 1 < qn and _before(q_cls, q_t, q_id, c + 1, c):
+                    c += 1
+                if _before(q_cls, q_t, q_id, c, k):
+                    _swap(q_cls, q_t, q_id, q_dur, q_ref, c, k)
+                    k = c
+                else:
+                    break
             if end < horizon:
-                heapq.heappush(ends, end)
-    istate[0], istate[1], istate[2] = scheduled, busy, nc
+                k = en
+                ends[k] = end
+                en += 1
+                while k > 0:
+                    p = (k - 1) // 2
+                    if ends[k] < ends[p]:
+                        ends[k], ends[p] = ends[p], ends[k]
+                        k = p
+                    else:
+                        break
+    istate[0], istate[1], istate[2], istate[3], istate[4] = scheduled, busy, nc, qn, en
     fstate[0], fstate[1], fstate[2], fstate[3] = busy_sum, scheduled_area, overtime_area, last
     return m
 
@@ -170,23 +230,45 @@ class PoolLoop:
     def __init__(self, calendar: list[tuple[float, int]]):
         self.cal_t = np.array([t for t, _ in calendar], dtype=np.float64)
         self.cal_n = np.array([n for _, n in calendar], dtype=np.int64)
-        self.queue = List.empty_list(_ITEM)
-        self.ends = List.empty_list(types.float64)
-        self.istate = np.array([calendar[0][1], 0, 1], dtype=np.int64)  # scheduled, busy, next change
+        self.q_cls = np.empty(0, dtype=np.int64)
+        self.q_t = np.empty(0)
+        self.q_id = np.empty(0, dtype=np.int64)
+        self.q_dur = np.empty(0)
+        self.q_ref = np.empty(0, dtype=np.int64)
+        self.ends = np.empty(int(self.cal_n.max()) + 1)  # never more services in hand than staff scheduled
+        # scheduled, busy, next calendar change, visits waiting, services in hand
+        self.istate = np.array([calendar[0][1], 0, 1, 0, 0], dtype=np.int64)
         self.fstate = np.zeros(4)  # busy sum, scheduled area, overtime area, last accounted time
+
+    def _reserve(self, n: int) -> None:
+        need = int(self.istate[3]) + n
+        if need > self.q_t.size:
+            size = max(need, 2 * self.q_t.size, 1024)
+            for name in ("q_cls", "q_t", "q_id", "q_dur", "q_ref"):
+                old = getattr(self, name)
+                new = np.empty(size, dtype=old.dtype)
+                new[:old.size] = old
+                setattr(self, name, new)
 
     def run(self, t: np.ndarray, cls: np.ndarray, ids: np.ndarray, dur: np.ndarray, ref: np.ndarray,
             until: float, horizon: float) -> tuple[np.ndarray, np.ndarray]:
         """Arrivals (sorted by time) join what waits; the pool runs up to ``until``; returns the
         handles and start times of the visits that started."""
-        size = len(self.queue) + t.size
+        self._reserve(t.size)
+        size = int(self.istate[3]) + t.size
         out_ref, out_start = np.empty(size, dtype=np.int64), np.empty(size)
-        m = _run_pool(self.queue, self.ends, self.cal_t, self.cal_n, self.fstate, self.istate, t, cls, ids, dur,
-                      ref, until, horizon, out_ref, out_start)
+        m = _run_pool(self.q_cls, self.q_t, self.q_id, self.q_dur, self.q_ref, self.ends, self.cal_t, self.cal_n,
+                      self.fstate, self.istate, t, cls, ids, dur, ref, until, horizon, out_ref, out_start)
         return out_ref[:m], out_start[:m]
 
-    def waiting(self) -> list[tuple]:
-        return list(self.queue)
+    def waiting_refs(self) -> np.ndarray:
+        """The handles of the visits waiting, in heap order."""
+        return self.q_ref[:int(self.istate[3])]
+
+    def waiting_by_id(self) -> np.ndarray:
+        """The handles of the visits waiting, by entity id."""
+        n = int(self.istate[3])
+        return self.q_ref[:n][np.argsort(self.q_id[:n], kind="stable")]
 
     def close(self, horizon: float) -> tuple[float, float]:
         busy_sum, scheduled_area, overtime_area, last = self.fstate
@@ -240,7 +322,7 @@ class Fast:
                 progress(until, horizon)
             k += 1
         for pool in self.pools:  # still waiting at the horizon, by entity id
-            for _, _, _, _, ref in sorted(pool.waiting(), key=lambda item: item[2]):
+            for ref in pool.waiting_by_id().tolist():
                 plan, v = self.held[ref >> HANDLE][0], ref & MASK
                 self.out.open(plan, int(plan.visit_entity[v]), v)
 
@@ -373,8 +455,7 @@ class Fast:
         for chunks in self.pending.values():
             for plan, visits, _ in chunks:
                 note(plan, plan.visit_entity[visits])
-        waiting = [pool.waiting() for pool in self.pools]
-        refs = np.array([item[4] for items in waiting for item in items], dtype=np.int64)
+        refs = np.concatenate([pool.waiting_refs() for pool in self.pools])
         for serial in np.unique(refs >> HANDLE).tolist():
             plan = self.held[serial][0]
             note(plan, plan.visit_entity[refs[(refs >> HANDLE) == serial] & MASK])
@@ -407,8 +488,9 @@ class Fast:
                 self.serial_of[id(plan)] = serial
                 entry[0] = plan
                 remapped[serial] = visit_map
-        for pool, items in zip(self.pools, waiting):
-            for i, (cls, t, eid, duration, ref) in enumerate(items):
-                visit_map = remapped.get(ref >> HANDLE)
-                if visit_map is not None:  # the heap's order is by the first three fields: unchanged
-                    pool.queue[i] = (cls, t, eid, duration, (ref >> HANDLE << HANDLE) | int(visit_map[ref & MASK]))
+        for pool in self.pools:  # the heap's order is by class, time and id: unchanged
+            refs = pool.waiting_refs()
+            serials = refs >> HANDLE
+            for serial, visit_map in remapped.items():
+                at = serials == serial
+                refs[at] = (serial << HANDLE) | visit_map[refs[at] & MASK]
