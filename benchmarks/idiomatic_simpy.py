@@ -55,3 +55,9 @@ def run(minutes: float, seed: int = 1) -> dict[str, float]:
     env.process(source())
     env.run(until=minutes)
     return {"arrivals": arrived[0], "relevance_wait_mean_min": sum(waits) / len(waits)}
+
+
+if __name__ == "__main__":  # the whole-command baseline: python benchmarks/idiomatic_simpy.py [MINUTES]
+    import sys
+
+    print(run(float(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))

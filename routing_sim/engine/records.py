@@ -36,8 +36,15 @@ class MemorySink:
         return pa.Table.from_batches(self.batches, schema=schema)
 
 
+ROW_GROUP = 1 << 18
+"""Rows per Parquet row group: the KPI step reads a row group at a time, and a period's batch
+(often tens of thousands of rows) would make it pay its cost per read many times over."""
+
+
 class ParquetSink:
-    """Writes batches to one Parquet file (the caller renames it into place when the run succeeds)."""
+    """Writes batches to one Parquet file in row groups of :data:`ROW_GROUP` rows (the last one
+    shorter); the caller renames it into place when the run succeeds. The row groups depend only
+    on the sequence of batches, so the same rows give the same file."""
 
     def __init__(self, path: Path, schema: pa.Schema):
         self.path = path
@@ -45,11 +52,24 @@ class ParquetSink:
         # times the encoding time (200k visits: 220 ms against 40 ms) and makes larger files
         coded = [f.name for f in schema if f.type in (pa.int32(), pa.int16())]
         self._writer = pq.ParquetWriter(str(path), schema, compression="zstd", use_dictionary=coded)
+        self._held: list[pa.RecordBatch] = []
+        self._rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(batch)
+        self._held.append(batch)
+        self._rows += batch.num_rows
+        if self._rows >= ROW_GROUP:
+            table = pa.Table.from_batches(self._held)
+            whole = (self._rows // ROW_GROUP) * ROW_GROUP
+            self._writer.write_table(table.slice(0, whole), row_group_size=ROW_GROUP)
+            rest = table.slice(whole)
+            self._held = rest.to_batches() if rest.num_rows else []
+            self._rows = rest.num_rows
 
     def close(self) -> None:
+        if self._rows:
+            self._writer.write_table(pa.Table.from_batches(self._held), row_group_size=ROW_GROUP)
+        self._held, self._rows = [], 0
         self._writer.close()
 
 
