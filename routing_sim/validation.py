@@ -363,7 +363,7 @@ def estimate(sys_: System, replications: int | None = None, seed: int | None = N
     out = [Estimate(sys_.key, m, []) for m in measures]
     warmup, cooldown = parse_duration(sys_.warmup), parse_duration(sys_.cooldown)
     for r in range(sys_.replications if replications is None else replications):
-        result = simulate_config(cfg, seed=seed, replication=r)
+        result = simulate_config(cfg, seed=seed, replication=r, engine="simpy")
         for est in out:
             waits, censored = window_waits(result, est.measure, warmup, cooldown)
             est.means.append(float(waits.mean()))
@@ -482,7 +482,9 @@ def report(progress: Callable[[str], None] = lambda _: None) -> str:
         "The figures below come from `routing_sim/validation.py`, which the tests "
         "(`tests/test_validation.py`, marker `validation`) call with the same settings. Every "
         "run is deterministic (fixed root seed, replication index r = 0, 1, ...), so the file "
-        "only changes when the engine or a config changes.",
+        "only changes when the engine or a config changes. The runs use the reference executor "
+        "(SimPy's event queue); the fast executor writes the same tables wherever it applies "
+        "(`tests/test_executors.py`), so its figures would be these.",
         "",
         "## 1. Analytic validation against queueing theory",
         "",
@@ -527,7 +529,7 @@ def report(progress: Callable[[str], None] = lambda _: None) -> str:
 
     progress("little")
     cfg = eu_pipeline()
-    result = simulate_config(cfg, replication=0)
+    result = simulate_config(cfg, replication=0, engine="simpy")
     rows = littles_law(result)
     lines += [
         "## 2. Little's law at every stage of the EU pipeline",
