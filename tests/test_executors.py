@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from routing_sim.api import RunResult, simulate_config
 from routing_sim.engine.build import build
-from routing_sim.engine.fast import fast_applies
+from routing_sim.engine.topology import fast_applies
 from routing_sim.loader import load_config, validate_data
 from tests.strategies import process_configs
 

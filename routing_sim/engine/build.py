@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterator
 
 
 from routing_sim.codes import Codes
 from routing_sim.engine.calendar import change_points
-from routing_sim.engine.plan import Planner, StageRules
+from routing_sim.engine.plan import Plan, Planner, StageRules
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations
 from routing_sim.engine.rules.priorities import Priorities
@@ -55,6 +56,16 @@ class Model:
     calendars: list[list[tuple[float, int]]]
     horizon: float
     period: float
+
+    def periods(self) -> Iterator[tuple[float, Plan | None]]:
+        """The horizon a period at a time: each period's end, and the plan of the arrivals in it
+        (None when there are none). Both executors run through these."""
+        k = 0
+        while k * self.period < self.horizon:
+            until = min(self.horizon, (k + 1) * self.period)
+            cohort = self.arrivals_until(until)
+            yield until, (self.planner.plan(cohort) if cohort is not None else None)
+            k += 1
 
     def arrivals_until(self, until: float) -> Cohort | None:
         """Every source's arrivals before ``until`` not generated yet, as one cohort."""

@@ -18,6 +18,7 @@ from numba import njit
 
 from routing_sim.engine.output import Output
 from routing_sim.engine.plan import Plan
+from routing_sim.engine.topology import components, node_graph
 
 HANDLE = 32
 """A queued visit's handle: its plan's serial number << HANDLE | the visit's row in the plan."""
@@ -26,83 +27,6 @@ COMPACT_MIN = 2_000
 """Plans of fewer entities are never compacted."""
 COMPACT_SHARE = 4
 """A plan is compacted once fewer than one in this many of its entities is still needed."""
-
-
-def node_graph(model) -> tuple[list[int], dict[int, set[int]]]:
-    """Per stage its node (pools first, then one node per uncapacitated stage) and the edges
-    between nodes."""
-    n_pools = len(model.codes.pools)
-    node_of = []
-    extra = 0
-    for pool in model.stage_pool:
-        if pool >= 0:
-            node_of.append(pool)
-        else:
-            node_of.append(n_pools + extra)
-            extra += 1
-    n_stages = len(model.stages)
-    edges: dict[int, set[int]] = {n: set() for n in range(n_pools + extra)}
-    for rules in model.stages:
-        here = node_of[rules.index]
-        targets = {p for p in rules.routes.places if p < n_stages} | {sp.entry for sp in rules.spawns}
-        edges[here].update(node_of[t] for t in targets)
-    return node_of, edges
-
-
-def components(edges: dict[int, set[int]]) -> list[list[int]]:
-    """Strongly connected components, in an order where every edge between two of them goes
-    forward (Kosaraju's algorithm, iterative)."""
-    seen: set[int] = set()
-    finished: list[int] = []
-    for root in sorted(edges):
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(sorted(edges[root])))]
-        while stack:
-            node, it = stack[-1]
-            for t in it:
-                if t not in seen:
-                    seen.add(t)
-                    stack.append((t, iter(sorted(edges[t]))))
-                    break
-            else:
-                stack.pop()
-                finished.append(node)
-    reverse: dict[int, set[int]] = {n: set() for n in edges}
-    for n, targets in edges.items():
-        for t in targets:
-            reverse[t].add(n)
-    assigned: set[int] = set()
-    out = []
-    for root in reversed(finished):
-        if root in assigned:
-            continue
-        component, stack = [], [root]
-        assigned.add(root)
-        while stack:
-            node = stack.pop()
-            component.append(node)
-            for t in reverse[node]:
-                if t not in assigned:
-                    assigned.add(t)
-                    stack.append(t)
-        out.append(sorted(component))
-    return out
-
-
-def fast_applies(model) -> tuple[bool, str]:
-    """Whether the fast executor can run ``model``, and why (or why not)."""
-    zero = [r.name for r in model.stages if r.pool >= 0 and r.durations.can_be_zero]
-    if zero:
-        return False, f"the service of pool stage {zero[0]!r} can take zero time"
-    _, edges = node_graph(model)
-    n_pools = len(model.codes.pools)
-    for component in components(edges):
-        pools = [model.codes.pools[n] for n in component if n < n_pools]
-        if pools and (len(component) > 1 or component[0] in edges[component[0]]):
-            return False, f"pool {pools[0]!r} is on a cycle of routes or spawns"
-    return True, "the pools form an acyclic graph"
 
 
 @njit(cache=True, inline="always")
@@ -305,22 +229,16 @@ class Fast:
         self.pending: dict[int, list] = {n: [] for n in edges}  # node -> [(plan, visits, arrival times)]
 
     def run(self, progress: Callable[[float, float], None] | None = None) -> None:
-        model, horizon, period = self.model, self.horizon, self.model.period
-        k = 0
-        while k * period < horizon:
-            until = min(horizon, (k + 1) * period)
-            cohort = model.arrivals_until(until)
-            if cohort is not None:
-                plan = model.planner.plan(cohort)
-                rows = np.arange(len(cohort))
-                self._arrive(plan, plan.first[rows], cohort.created)
+        for until, plan in self.model.periods():
+            if plan is not None:  # the period's arrivals are the plan's first rows
+                rows = np.arange(plan.first_child)
+                self._arrive(plan, plan.first[rows], plan.E.created[rows])
             for component in self.order:
                 self._component(component, until)
             self.out.flush(until)
             self._compact()
             if progress:
-                progress(until, horizon)
-            k += 1
+                progress(until, self.horizon)
         for pool in self.pools:  # still waiting at the horizon, by entity id
             for ref in pool.waiting_by_id().tolist():
                 plan, v = self.held[ref >> HANDLE][0], ref & MASK

@@ -270,19 +270,13 @@ class Reference:
             callbacks = [self._calendar(pool)]
             for t, n in points[1:]:
                 kernel.at(Change(callbacks, n), t)
-        horizon, period = self.horizon, model.period
-        k = 0
-        while k * period < horizon:
-            until = min(horizon, (k + 1) * period)
-            cohort = model.arrivals_until(until)
-            if cohort is not None:
-                plan = model.planner.plan(cohort)
-                Feed(self, Flat(plan), np.arange(len(cohort))).begin()
+        for until, plan in model.periods():
+            if plan is not None:  # the period's arrivals are the plan's first rows
+                Feed(self, Flat(plan), np.arange(plan.first_child)).begin()
             kernel.run(until=until)
             self.out.flush(until)
             if progress:
-                progress(until, horizon)
-            k += 1
+                progress(until, self.horizon)
         for pool in self.pools:
             for _, _, _, ent in sorted(pool.queue, key=lambda item: item[2]):
                 self.out.open(ent.plan.plan, ent.row, ent.v)

@@ -30,6 +30,7 @@ from routing_sim.engine.output import Output
 from routing_sim.engine.records import BackgroundSink, MemorySink, Sink
 from routing_sim.engine.reference import Reference
 from routing_sim.engine.series import ObservedSink, SeriesAccumulator
+from routing_sim.engine.topology import fast_applies
 from routing_sim.errors import RunError
 from routing_sim.units import parse_duration
 
@@ -88,8 +89,6 @@ class EngineError(RunError):
 
 def choose_engine(model: Model, engine: str = "auto") -> tuple[str, str]:
     """The executor to run and why: ``fast`` where it applies, unless ``simpy`` is asked for."""
-    from routing_sim.engine.fast import fast_applies
-
     if engine not in ENGINES:
         raise EngineError(f"--engine: unknown executor {engine!r} (choose from {', '.join(ENGINES)})")
     applies, why = fast_applies(model)
@@ -113,7 +112,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     entities = BackgroundSink(outputs.entities)
     out = Output(model.codes, visits, entities)
     if name == "fast":
-        from routing_sim.engine.fast import Fast
+        from routing_sim.engine.fast import Fast  # numba is imported only when the fast executor runs
 
         executor: Reference | Fast = Fast(model, out)
     else:
