@@ -144,3 +144,24 @@ def test_one_optimum_per_experiment_variant(tmp_path: Path) -> None:
     found = {name: v["optimum"]["headcount"]["servers"] for name, v in out["variants"].items()}
     assert found == {"low": least_servers(3.0, 1.2, 0.07), "high": least_servers(8.0, 1.2, 0.07)}
     assert (tmp_path / "results" / "mmc-volumes" / "optimise.json").is_file()
+
+
+def test_sobol_indices_rank_the_inputs_and_give_nothing_to_a_parameter_without_effect(tmp_path: Path) -> None:
+    """A pool's cost changes no wait: with common random numbers its first-order and total indices are
+    exactly zero; the arrival rate, which moves the load most over its range, ranks first."""
+    from routing_sim.report.optimisation import sensitivity as report_section
+
+    path = mmc_file(tmp_path, "3/h", "10d")
+    params = ["pools.servers.cost_per_fte_year=0:100000", "pools.servers.headcount=4:5",
+              "sources.arrivals.rate=1/h:3.5/h"]
+    out = sensitivity_file(path, "stages.service.wait.mean_h", params, results=tmp_path / "results",
+                           replications=2, samples=8, methods=("sobol",))
+    rows = {r["param"]: r for r in out["sobol"]["rows"]}
+    assert out["sobol"]["points"] == 8 * (3 + 2)
+    assert rows["pools.servers.cost_per_fte_year"]["ST"] == 0 and rows["pools.servers.cost_per_fte_year"]["S1"] == 0
+    assert out["sobol"]["rows"][0]["param"] == "sources.arrivals.rate"
+    assert rows["sources.arrivals.rate"]["ST"] > 0.3 and rows["sources.arrivals.rate"]["ST_conf"] > 0
+    folder = tmp_path / "results" / "mmc"
+    assert (folder / "sobol.png").read_bytes()[:4] == b"\x89PNG"
+    html = report_section(folder)
+    assert 'id="sobol-table"' in html and 'id="fig-sobol"' in html

@@ -60,7 +60,9 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="A process config."),
         kpi: str = typer.Option(..., "--kpi", help="The KPI (flat name)."),
         param: list[str] = typer.Option(..., "--param", help="PATH=LOW:HIGH (repeat, at most ten for Morris)."),
-        method: str = typer.Option("both", "--method", help="oat, morris or both."),
+        method: str = typer.Option("both", "--method", help="oat, morris, both (oat and morris), sobol or all."),
+        samples: int = typer.Option(64, "--samples", min=2, help="Sobol': base samples N, a power of two "
+                                                                  "(N x (parameters + 2) points)."),
         replications: int = typer.Option(3, "--replications", min=1, help="Replications per point (CRN)."),
         trajectories: int = typer.Option(10, "--trajectories", min=2, help="Morris trajectories."),
         levels: int = typer.Option(4, "--levels", min=2, help="Morris grid levels."),
@@ -76,17 +78,19 @@ def register(app: typer.Typer) -> None:
         from routing_sim.optimise.drive import sensitivity_file
         from routing_sim.optimise.evaluate import parse_sets
 
-        methods = {"both": ("oat", "morris"), "oat": ("oat",), "morris": ("morris",)}.get(method)
+        methods = {"both": ("oat", "morris"), "oat": ("oat",), "morris": ("morris",), "sobol": ("sobol",),
+                   "all": ("oat", "morris", "sobol")}.get(method)
 
         def work() -> dict[str, Any]:
             if methods is None:
-                raise ConfigError([_problem(f"--method: oat, morris or both (got {method!r})")])
+                raise ConfigError([_problem(f"--method: oat, morris, both, sobol or all (got {method!r})")])
             overrides = parse_sets(set_)
             if horizon:
                 overrides["time.horizon"] = horizon
             return sensitivity_file(config, kpi, param, results=results, overrides=overrides, seed=seed,
                                     workers=workers, dask=dask, replications=replications,
-                                    trajectories=trajectories, levels=levels, methods=methods, warmup=warmup)
+                                    trajectories=trajectories, levels=levels, methods=methods, warmup=warmup,
+                                    samples=samples)
 
         out = _guard(work)
         _print_sensitivity(out, results)
@@ -149,4 +153,10 @@ def _print_sensitivity(out: dict[str, Any], results: Path) -> None:
         say("Morris elementary effects:")
         for r in out["morris"]["rows"]:
             say(f"  {r['param']}: mu* {_fmt(r['mu_star'])}, mu {_fmt(r['mu'])}, sigma {_fmt(r['sigma'])}")
+    if "sobol" in out:
+        found = out["sobol"]
+        say(f"Sobol' indices ({round(found['level'] * 100)} % intervals, {found['points']} points):")
+        for r in found["rows"]:
+            say(f"  {r['param']}: total {_fmt(r['ST'])} +/- {_fmt(r['ST_conf'])}, "
+                f"first order {_fmt(r['S1'])} +/- {_fmt(r['S1_conf'])}")
     say(f"results: {results / out['name']}/sensitivity.json")

@@ -111,11 +111,13 @@ def optimise_file(path: Path, targets: list[Target], pools: list[str], *, result
 def sensitivity_file(path: Path, kpi: str, params: list[str], *, results: Path = Path("results"),
                      overrides: Point | None = None, seed: int | None = None, workers: int = 1, dask: Any = None,
                      replications: int = 3, trajectories: int = 10, levels: int = 4, morris_seed: int = 0,
-                     methods: tuple[str, ...] = ("oat", "morris"), warmup: str | None = None) -> dict[str, Any]:
-    """One-at-a-time (tornado) and Morris for one KPI of a config; writes sensitivity.json and tornado.png."""
+                     methods: tuple[str, ...] = ("oat", "morris"), warmup: str | None = None,
+                     samples: int = 64) -> dict[str, Any]:
+    """One-at-a-time (tornado), Morris and Sobol' for one KPI of a config; writes sensitivity.json,
+    tornado.png and sobol.png."""
     from routing_sim.experiments.tasks import kpi_names
     from routing_sim.loader import validate_data
-    from routing_sim.optimise.sensitivity import morris, one_at_a_time, parse_param, tornado_png
+    from routing_sim.optimise.sensitivity import morris, one_at_a_time, parse_param, sobol, sobol_png, tornado_png
 
     name, root_seed, warmup_h, cases = load_cases(path, overrides or {}, seed)
     if len(cases) != 1:
@@ -139,14 +141,16 @@ def sensitivity_file(path: Path, kpi: str, params: list[str], *, results: Path =
             out["one_at_a_time"] = one_at_a_time(ev, parsed, kpi, replications)
         if "morris" in methods:
             out["morris"] = morris(ev, parsed, kpi, replications, trajectories, levels, morris_seed)
+        if "sobol" in methods:
+            out["sobol"] = sobol(ev, parsed, kpi, replications, samples, morris_seed)
         out["tasks_run"] = ev.tasks_run
     folder = safe_child(results, name)
     folder.mkdir(parents=True, exist_ok=True)
-    if "one_at_a_time" in out:
-        png = tornado_png(out["one_at_a_time"])
-        tmp = folder / f".tornado.png.tmp-{os.getpid()}"
-        tmp.write_bytes(png)
-        tmp.replace(folder / "tornado.png")
-        out["tornado_png"] = "tornado.png"
+    for key, name, draw in (("one_at_a_time", "tornado.png", tornado_png), ("sobol", "sobol.png", sobol_png)):
+        if key in out:
+            tmp = folder / f".{name}.tmp-{os.getpid()}"
+            tmp.write_bytes(draw(out[key]))
+            tmp.replace(folder / name)
+            out[name.replace(".", "_")] = name
     write_json(folder / "sensitivity.json", out)
     return out

@@ -81,4 +81,22 @@ def sensitivity(folder: Path) -> str:
         parts.append(table(("parameter", "mu*", "mu", "sigma"),
                            [(r["param"], _num(r["mu_star"]), _num(r["mu"]), _num(r["sigma"])) for r in morris["rows"]],
                            id="morris-table"))
+    found = data.get("sobol") or {}
+    if found.get("rows"):
+        level = round(float(found.get("level", 0.95)) * 100)
+        parts.append(para(f"Variance-based ranking (Sobol' indices, SALib): the share of the KPI's variance over "
+                          f"the parameters' ranges that each parameter explains alone (first order) and with its "
+                          f"interactions (total), with {level} % bootstrap intervals; {found.get('points')} points, "
+                          f"{found.get('replications')} replications each."))
+        parts.append(table(("parameter", "total index", f"{level} % interval", "first-order index",
+                            f"{level} % interval"),
+                           [(r["param"], _num(r["ST"]), f"± {_num(r['ST_conf'])}", _num(r["S1"]),
+                             f"± {_num(r['S1_conf'])}") for r in found["rows"]], id="sobol-table"))
+        png = path.parent / str(data.get("sobol_png", "sobol.png"))
+        if png.is_file():
+            encoded = base64.b64encode(png.read_bytes()).decode("ascii")
+            parts.append(f'<figure id="fig-sobol" class="report-figure"><img alt="Sobol indices" '
+                         f'src="data:image/png;base64,{encoded}"><figcaption><b>Sobol\' indices.</b> Total and '
+                         f"first-order index of each parameter with its interval. File: {esc(png.name)}."
+                         f"</figcaption></figure>")
     return section("sensitivity", "Sensitivity", *parts)
