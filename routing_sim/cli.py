@@ -30,8 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Simulate case-routing processes (such as the proposed EU Centre's report handling) from YAML configs.",
 )
-out = Console(highlight=False, emoji=False)  # no emoji codes: ':100:' in 'file.yaml:100:' stays text
-err = Console(stderr=True, highlight=False, emoji=False)
+out = Console(highlight=False, emoji=False, soft_wrap=True)  # lines meant for pipes never wrap; no emoji codes: ':100:' in 'file.yaml:100:' stays text
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 

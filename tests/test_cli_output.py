@@ -1,0 +1,38 @@
+"""Output meant for pipes and files: one line per message, whatever the path's length or the
+terminal's absence (a checkout in a long folder once made `validate` wrap its ok line at 80
+characters, and a test read the wrapped line)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_validate_prints_one_unwrapped_line_per_file_in_a_long_path(tmp_path: Path) -> None:
+    deep = tmp_path / ("long-folder-name-" * 8) / ("x" * 60)
+    deep.mkdir(parents=True)
+    config = deep / "mm1.yaml"
+    shutil.copy(ROOT / "configs" / "textbook" / "mm1.yaml", config)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    done = subprocess.run([sys.executable, "-m", "routing_sim.cli", "validate", str(config)], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(str(config)) > 200
+    assert done.stdout.splitlines() == [f"{config}: ok (1 stages, 1 pools, 1 sources)"]
+
+
+def test_a_config_problem_in_a_long_path_is_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / ("another-long-folder-" * 8)
+    deep.mkdir(parents=True)
+    config = deep / "bad.yaml"
+    config.write_text((ROOT / "configs" / "textbook" / "mm1.yaml").read_text().replace("seed:", "seed: -5 #"))
+    done = subprocess.run([sys.executable, "-m", "routing_sim.cli", "validate", str(config)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{config}:") and "seed" in lines[0]
