@@ -373,7 +373,7 @@ class Fast:
         for chunks in self.pending.values():
             for plan, visits, _ in chunks:
                 note(plan, plan.visit_entity[visits])
-        refs = np.concatenate([pool.waiting_refs() for pool in self.pools])
+        refs = np.concatenate([pool.waiting_refs() for pool in self.pools] + [np.empty(0, dtype=np.int64)])
         for serial in np.unique(refs >> HANDLE).tolist():
             plan = self.held[serial][0]
             note(plan, plan.visit_entity[refs[(refs >> HANDLE) == serial] & MASK])
