@@ -197,3 +197,41 @@ def test_the_driver_survives_a_killed_worker(tmp_path):
     assert "worker_died" in stderr
     run_experiment(exp, tmp_path / "uninterrupted")
     assert files(out / "worker-kill") == files(tmp_path / "uninterrupted" / "worker-kill")
+
+
+def test_tasks_computed_by_other_sources_are_run_again_not_reused(tmp_path, monkeypatch):
+    """After any change to the routing_sim sources, a rerun computes every task again (and says so)
+    instead of republishing the old numbers; with the same sources it reuses them."""
+    import routing_sim.experiments.store as store_module
+    import routing_sim.experiments.tasks as tasks_module
+
+    spec = experiment(tmp_path, replications=2)
+    results = tmp_path / "results"
+    run_experiment(spec, results=results)
+    folder = results / "mmc-staff"
+    first = {p.name: json.loads(p.read_text()) for p in (folder / "tasks").glob("*.json")}
+    assert first and {r["code"] for r in first.values()} == {store_module.code_fingerprint()}
+
+    class Counting:
+        def __init__(self):
+            self.calls = []
+
+        def add(self, tasks, skipped, stale=0):
+            self.calls.append((tasks, skipped, stale))
+
+        def advance(self, record):
+            pass
+
+    same = Counting()
+    run_experiment(spec, results=results, progress=same)
+    assert sum(c[0] for c in same.calls) == 0  # nothing to run: the same sources
+
+    other = "0123456789abcdef"
+    monkeypatch.setattr(store_module, "code_fingerprint", lambda: other)
+    monkeypatch.setattr(tasks_module, "code_fingerprint", lambda: other)
+    changed = Counting()
+    run_experiment(spec, results=results, progress=changed)
+    assert sum(c[2] for c in changed.calls) == len(first)  # every task stale, every one run again
+    again = {p.name: json.loads(p.read_text()) for p in (folder / "tasks").glob("*.json")}
+    assert {r["code"] for r in again.values()} == {other}
+    assert {k: r["kpis"] for k, r in again.items()} == {k: r["kpis"] for k, r in first.items()}

@@ -167,9 +167,11 @@ class TaskProgress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def add(self, tasks: int, skipped: int) -> None:
+    def add(self, tasks: int, skipped: int, stale: int = 0) -> None:
         if skipped:
             self.err.print(f"{skipped} tasks already done by an earlier run (skipped), {tasks} to run", markup=False)
+        if stale:
+            self.err.print(f"{stale} tasks were computed by another version of routing_sim: run again", markup=False)
         if self.bar is None:
             return
         if self.task is None:

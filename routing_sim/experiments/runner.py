@@ -20,14 +20,15 @@ from routing_sim.experiments.resolve import Experiment, load_experiment
 from routing_sim.experiments.stats import replications_algorithm
 from routing_sim.experiments.store import Store, pilot_key, replication_key
 from routing_sim.experiments.summary import summarise, variant_values, write_summary
-from routing_sim.experiments.tasks import PILOT, REPLICATION, Task, code_fingerprint
+from routing_sim.experiments.store import code_fingerprint
+from routing_sim.experiments.tasks import PILOT, REPLICATION, Task
 from routing_sim.experiments.warmup import choose_warmup
 from routing_sim.runfolder import environment_info
 from routing_sim.units import parse_duration
 
 
 class Progress(Protocol):
-    def add(self, tasks: int, skipped: int) -> None: ...
+    def add(self, tasks: int, skipped: int, stale: int = 0) -> None: ...
     def advance(self, record: dict[str, Any]) -> None: ...
 
 
@@ -97,7 +98,7 @@ class _Rounds:
 
     def __init__(self, store: Store, executor: Any, progress: Progress | None, log: Any, plan: dict[str, Any]):
         self.store, self.executor, self.progress, self.log, self.plan = store, executor, progress, log, plan
-        self.finished = store.finished()
+        self.finished, self.stale = store.finished()
         self.session: dict[str, Any] | None = None
         self.ran: set[str] = set()  # keys this run has run, or found done by an earlier run
 
@@ -107,8 +108,11 @@ class _Rounds:
         earlier = [t.key for t in unique if t.key in self.finished and t.key not in self.ran]  # by earlier runs
         self.ran.update(t.key for t in todo)
         self.ran.update(earlier)  # counted once
+        stale = sum(t.key in self.stale for t in todo)
         if self.progress is not None:
-            self.progress.add(len(todo), len(earlier))
+            self.progress.add(len(todo), len(earlier), stale)
+        if stale:
+            self.log.warning("stale_tasks_rerun", tasks=stale, code=code_fingerprint())
         self.log.info("round_started", tasks=len(unique), to_run=len(todo), done_earlier=len(earlier))
         if todo and self.session is None:  # recorded before any task of this run is written
             self.session = {"code": code_fingerprint(), "executor": self.executor.description}

@@ -13,13 +13,17 @@
 The key is derived from the resolved config's hash, the seed and the
 replication (and the warm-up), so rerunning the same command finds the work
 already done and runs only the rest; a variant renamed or shared by two
-experiments keeps its results.
+experiments keeps its results. A record also names the version of the routing_sim
+sources that computed it (:func:`code_fingerprint`): a record of another version is
+not reused but computed again, so a fix to the engine never returns old numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,21 @@ from routing_sim.runfolder import safe_child, write_json
 
 TASKS = "tasks"
 PLAN = "experiment.json"
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the routing_sim sources (every .py file under the package, by relative path)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def current(record: dict[str, Any] | None) -> bool:
+    """Whether a task record ended well and was computed by these sources (so it can be reused)."""
+    return record is not None and record.get("status") == "ok" and record.get("code") == code_fingerprint()
 
 
 def replication_key(config_hash: str, seed: int, replication: int, warmup_h: float) -> str:
@@ -64,16 +83,20 @@ class Store:
         except (OSError, ValueError):
             return None
 
-    def finished(self) -> set[str]:
-        """Keys whose task ended well (failed tasks are run again)."""
-        keys = set()
+    def finished(self) -> tuple[set[str], set[str]]:
+        """Keys whose task ended well with these sources, and keys that ended well with another
+        version of them (both failed and stale tasks are run again)."""
+        keys: set[str] = set()
+        stale: set[str] = set()
         if not self.tasks.is_dir():
-            return keys
+            return keys, stale
         for path in self.tasks.glob("*.json"):
             record = self.read(path.stem)
-            if record is not None and record.get("status") == "ok":
+            if current(record):
                 keys.add(path.stem)
-        return keys
+            elif record is not None and record.get("status") == "ok":
+                stale.add(path.stem)
+        return keys, stale
 
     def write_plan(self, plan: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

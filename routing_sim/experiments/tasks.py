@@ -11,16 +11,15 @@ serial, process-pool and Dask runs write the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from routing_sim.api import simulate_config
 from routing_sim.errors import RunError
+from routing_sim.experiments.store import code_fingerprint
 from routing_sim.loader import validate_data
 from routing_sim.model.process import ProcessConfig
 from routing_sim.runfolder import config_hash, resolved_config
@@ -42,16 +41,6 @@ class Task:
     every_h: float = 0.0
 
 
-def code_fingerprint() -> str:
-    """A hash of the routing_sim sources. The task key does not change when the code does, so the
-    plan records the code of every run that computed tasks, and the summary warns about a mix."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def header(task: Task) -> dict[str, Any]:
     record: dict[str, Any] = {
         "key": task.key,
@@ -59,6 +48,7 @@ def header(task: Task) -> dict[str, Any]:
         "config_hash": task.config_hash,
         "seed": task.seed,
         "replication": task.replication,
+        "code": code_fingerprint(),  # the sources that computed it (a worker's own)
     }
     if task.kind == PILOT:
         record.update(series_name=task.series, every_h=task.every_h)

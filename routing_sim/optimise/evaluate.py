@@ -16,7 +16,7 @@ from typing import Any
 from routing_sim.errors import ConfigError, Problem, RunError
 from routing_sim.experiments.resolve import _Where, apply_override
 from routing_sim.experiments.stats import interval
-from routing_sim.experiments.store import Store, replication_key
+from routing_sim.experiments.store import Store, current, replication_key
 from routing_sim.experiments.tasks import REPLICATION, Task
 from routing_sim.loader import validate_data
 from routing_sim.model.process import ProcessConfig
@@ -61,7 +61,7 @@ class Evaluator:
                 if task.key in self.records or task.key in todo:
                     continue
                 stored = self.store.read(task.key) if self.store is not None else None
-                if stored is not None and stored.get("status") == "ok":
+                if current(stored):  # ended well, with these sources
                     self.records[task.key] = stored
                 else:
                     todo[task.key] = task
