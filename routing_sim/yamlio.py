@@ -108,6 +108,10 @@ def _convert(node: Node, path: tuple, lines: Lines, source: str, loader: yaml.Sa
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError([Problem(source, path, f"must be a finite number (got {node.value})", node.start_mark.line + 1)])
         return value
+    plain = {SequenceNode: "tag:yaml.org,2002:seq", MappingNode: "tag:yaml.org,2002:map"}.get(type(node))
+    if plain is not None and node.tag != plain:  # a tag before a list or mapping, e.g. !!python/object/new
+        raise ConfigError([Problem(source, path, f"YAML tag {node.tag!r} is not allowed: write a plain list or mapping",
+                                   node.start_mark.line + 1)])
     if isinstance(node, SequenceNode):
         return [_convert(item, path + (i,), lines, source, loader, depth + 1) for i, item in enumerate(node.value)]
     if isinstance(node, MappingNode):

@@ -513,3 +513,20 @@ def test_file_under_the_size_cap_with_many_unknown_keys_is_rejected_quickly(tmp_
     except subprocess.TimeoutExpired:
         pytest.fail("rejecting a file of 70,000 unknown keys took more than 60 s")
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "name: x\nseed: !!python/object/new:os.system\n  args: [echo hi]\n",
+    "name: x\npools: !!python/object/new:dict\n  - [a, 1]\n",
+    "name: x\npools: !!omap\n  - a: 1\n",
+    "name: x\nstages: !!set {a: null}\n",
+    "name: x\nsources: !custom\n  a: 1\n",
+])
+def test_a_tag_on_a_list_or_mapping_is_a_one_line_error(folder, text):
+    """yamlio._convert: tags were checked on scalars only, so a tag before a mapping or a list
+    (``!!python/object/new:...``, ``!!omap``) was silently dropped and the rest read as plain data."""
+    path = write(folder, text)
+    result = RUNNER.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{path}:2: ") and "tag" in lines[0], result.stderr
