@@ -104,8 +104,22 @@ def _problems_from_pydantic(exc: ValidationError, data: Any, origins: Origins) -
         err = max(strong, key=lambda e: len(e["loc"]))
         if err["type"] in ("extra_forbidden", "missing"):
             path = path + tuple(str(p) for p in err["loc"][-1:] if p not in path[-1:])
-        problems.append(_problem(origins, path, _reason(err)))
+        problems.append(_problem(origins, path, _reason(err) + _new_entry_hint(data, path, err["type"])))
     return problems
+
+
+NAMED = {"pools": "pool", "stages": "stage", "sources": "source", "kinds": "kind"}
+
+
+def _new_entry_hint(data: Any, path: tuple, kind: str) -> str:
+    """For a required field missing from an entry of pools, stages, sources or kinds whose name is
+    close to another entry's: the entry is new, probably a misspelt override in a config that
+    extends another (``pools: {reviewer: {headcount: 40}}`` beside ``reviewers``)."""
+    if kind != "missing" or len(path) < 3 or path[0] not in NAMED or not isinstance(data.get(path[0]), dict):
+        return ""
+    others = [str(k) for k in data[path[0]] if k != path[1]]
+    close = difflib.get_close_matches(str(path[1]), others, n=1)
+    return f" (a new {NAMED[path[0]]} {path[1]!r}: did you mean {close[0]!r}?)" if close else ""
 
 
 def _got(value: Any) -> str:

@@ -317,7 +317,8 @@ def process_configs(draw: st.DrawFn, min_spawns: int = 0) -> dict[str, Any]:
         "attributes": attributes,
         "kinds": kinds,
         "sources": sources,
-        "pools": pool_specs,
+        "pools": {name: spec for name, spec in pool_specs.items()  # a pool no stage uses is an error
+                  if any(stage.get("pool") == name for stage in stages.values())},
         "stages": stages,
         "outcomes": {name: f"outcome {name}" for name in outcome_names},
     }

@@ -442,6 +442,7 @@ def _zero_time_chain(n: int) -> dict:
     data["stages"]["s0"]["next"] = [{"to": {"s1": 0.5, "rejected": 0.5}}]
     data["sources"]["inbox"]["to"] = "s0"
     data["deadlines"] = {}
+    data["pools"] = {}  # every stage a zero-time delay; a pool no stage uses would be an error
     return data
 
 
@@ -530,3 +531,21 @@ def test_a_tag_on_a_list_or_mapping_is_a_one_line_error(folder, text):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{path}:2: ") and "tag" in lines[0], result.stderr
+
+
+def test_a_misspelt_pool_in_a_config_that_extends_another_is_an_error_not_a_sixth_pool(tmp_path):
+    """A child config overriding ``pools.reviewer`` (the pool is ``reviewers``) first asked only for
+    a calendar, then validated and added an unused sixth pool: the analyst believed 40 reviewers
+    were tested while 31 were. Both steps now name the pool meant."""
+    base = Path(__file__).resolve().parent.parent / "configs" / "eu-centre-2019.yaml"
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(f"extends: {base}\nname: typo\npools: {{reviewer: {{headcount: 40}}}}\n", encoding="utf-8")
+    whole = tmp_path / "whole.yaml"
+    whole.write_text(f"extends: {base}\nname: typo\n"
+                     "pools: {reviewer: {headcount: 40, calendar: {type: always}}}\n", encoding="utf-8")
+    for path, reason in ((partial, "a new pool 'reviewer': did you mean 'reviewers'?"),
+                         (whole, "pool 'reviewer' is used by no stage (did you mean 'reviewers'?)")):
+        result = RUNNER.invoke(app, ["validate", str(path)])
+        assert result.exit_code == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{path}:3: pools.reviewer") and reason in lines[0], lines

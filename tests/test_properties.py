@@ -413,7 +413,10 @@ def arrivals(r: RunResult, keep: list[str]) -> list[tuple]:
 @PROPERTY
 @given(process_configs(), st.data())
 def test_common_random_numbers(data, draw):
-    """Staffing changes leave what arrives (when, where from, with which attributes) unchanged."""
+    """Staffing changes leave what arrives (when, where from, with which attributes) unchanged, and
+    every entity's path: a visit both runs completed went to the same stage and on to the same place
+    (draws depend on the entity and its visit number, never on the order of events)."""
+    assume(data["pools"])
     changed = copy.deepcopy(data)
     pool = draw.draw(st.sampled_from(sorted(changed["pools"])), label="pool")
     what = draw.draw(st.sampled_from(["headcount", "calendar", "both"]), label="change")
@@ -426,6 +429,23 @@ def test_common_random_numbers(data, draw):
     a, b = run(data, seed), run(changed, seed)
     assert a.summary.arrived_by_source == b.summary.arrived_by_source
     assert arrivals(a, keep) == arrivals(b, keep)
+    paths_a, paths_b = completed_paths(a), completed_paths(b)
+    common = paths_a.keys() & paths_b.keys()
+    assert {k: paths_a[k] for k in common} == {k: paths_b[k] for k in common}
+
+
+def completed_paths(r) -> dict[tuple[int, int], tuple[int, int]]:
+    """(entity, its k-th visit) -> (stage, next place), for the visits that ended."""
+    v = r.visits.to_pydict()
+    rows = sorted(range(len(v["entity"])), key=lambda i: (v["entity"][i], v["enter"][i]))
+    out, seen = {}, {}
+    for i in rows:
+        e = v["entity"][i]
+        k = seen.get(e, 0)
+        seen[e] = k + 1
+        if v["end"][i] == v["end"][i]:
+            out[(e, k)] = (v["stage"][i], v["next"][i])
+    return out
 
 
 # --------------------------------------------------------------------------- marks and the streamed KPIs

@@ -7,6 +7,8 @@ passed pydantic validation.
 
 from __future__ import annotations
 
+import difflib
+
 from collections import deque
 from typing import Iterator
 
@@ -21,7 +23,7 @@ Found = Iterator[tuple[tuple, str]]
 def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
-    for check in (_names, _kinds, _sources, _windows, _stages, _measures):
+    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
@@ -127,6 +129,17 @@ def _stage_attributes(stage: Stage) -> Iterator[tuple[tuple, str]]:
     for i, route in enumerate(stage.next):
         for a in route.when or {}:
             yield ("next", i, "when", a), a
+
+
+def _unused_pools(cfg: ProcessConfig) -> Found:
+    """A pool no stage uses is almost always a misspelt override in a config that extends another
+    (``pools: {reviewer: ...}`` beside ``reviewers``): the analyst would believe it was tested."""
+    used = {stage.pool for stage in cfg.stages.values()}
+    for name in cfg.pools:
+        if name not in used:
+            close = difflib.get_close_matches(name, [p for p in used if p], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (remove it, or give a stage 'pool: " + name + "')"
+            yield ("pools", name), f"pool {name!r} is used by no stage{hint}"
 
 
 def _stages(cfg: ProcessConfig) -> Found:
