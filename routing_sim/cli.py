@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -215,7 +216,14 @@ from routing_sim.optimise.cli import register as _register_optimise  # noqa: E40
 _register_optimise(app)  # `optimise` (cheapest staffing meeting targets) and `sensitivity`
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (what timeout, docker stop, systemd and batch schedulers send) ends a run as Ctrl-C
+    does: the run's folder records the interruption and the exit code is 130."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -118,3 +119,36 @@ def test_cli_logs_json_with_bound_context(base_config, write_yaml, tmp_path):
     names = [e["event"] for e in events]
     assert names == ["run_started", "run_finished"]
     assert all(e["config"] == "small" and e["seed"] == 7 for e in events)
+
+
+def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
+    """timeout, docker stop and batch schedulers send SIGTERM: the run stops with exit code 130, no
+    traceback, and its folder's manifest records the interruption; nothing half-written is left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "long.yaml"
+    base = Path(__file__).resolve().parent.parent / "configs" / "eu-centre-2019.yaml"
+    config.write_text(f"extends: {base}\nname: long\ntime: {{start: 2019-01-01, horizon: 5y}}\n", encoding="utf-8")
+    results = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "routing_sim.cli", "run", str(config), "-q", "--out", str(results)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((results / "long").glob(".*.partial-*/.visits.parquet.partial")):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(1.0)  # well inside the simulation
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    folders = [p for p in (results / "long").iterdir()]
+    assert len(folders) == 1 and not folders[0].name.startswith(".")
+    manifest = json.loads((folders[0] / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert sorted(p.name for p in folders[0].iterdir()) == ["config.resolved.yaml", "manifest.json"]
