@@ -144,6 +144,7 @@ def run_to_folder(
     parent = safe_child(results, cfg.name)
     final = safe_child(parent, run_id)
     parent.mkdir(parents=True, exist_ok=True)
+    sweep_dead_staging(parent)
     staging = parent / f".{run_id}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -227,3 +228,27 @@ def _publish(staging: Path, final: Path) -> None:
     os.replace(staging, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (killed, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def sweep_dead_staging(parent: Path) -> None:
+    """Remove staging folders (``.<run id>.partial-<pid>``) whose run was killed (SIGKILL, power
+    loss): their process no longer exists. A run that is still going keeps its own."""
+    for staging in parent.glob(".*.partial-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if staging.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)

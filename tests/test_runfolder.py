@@ -152,3 +152,36 @@ def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
     manifest = json.loads((folders[0] / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
     assert sorted(p.name for p in folders[0].iterdir()) == ["config.resolved.yaml", "manifest.json"]
+
+
+def test_a_killed_runs_staging_folder_is_swept_by_the_next_run(tmp_path):
+    """SIGKILL leaves the hidden staging folder (hundreds of MB for a year); the next run in the same
+    config's folder removes it, since its process no longer exists."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "long.yaml"
+    base = Path(__file__).resolve().parent.parent / "configs" / "eu-centre-2019.yaml"
+    config.write_text(f"extends: {base}\nname: long\ntime: {{start: 2019-01-01, horizon: 5y}}\n", encoding="utf-8")
+    results = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "routing_sim.cli", "run", str(config), "-q", "--out", str(results)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list((results / "long").glob(".*.partial-*/.visits.parquet.partial")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    left = list((results / "long").glob(".*.partial-*"))
+    assert len(left) == 1
+    short = tmp_path / "short.yaml"
+    short.write_text(f"extends: {base}\nname: long\ntime: {{start: 2019-01-01, horizon: 2d}}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(short), "-q", "--out", str(results)])
+    assert result.exit_code == 0, result.output
+    assert not left[0].exists()
+    assert [p.name.startswith(".") for p in (results / "long").iterdir()] == [False]

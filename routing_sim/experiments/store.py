@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from routing_sim.runfolder import safe_child, write_json
+from routing_sim.runfolder import process_alive, safe_child, write_json
 
 TASKS = "tasks"
 PLAN = "experiment.json"
@@ -113,18 +112,3 @@ class Store:
                 pid = tmp.name.rsplit("-", 1)[-1]
                 if pid.isdigit() and not process_alive(int(pid)):
                     tmp.unlink(missing_ok=True)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie (killed, not yet reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
