@@ -130,6 +130,9 @@ def run(
     except EngineError as exc:
         err.print(f"{config}: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT)
+    except ConfigError as exc:  # --out is not a usable folder
+        _report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
     except RunError as exc:
         log.error("run_failed", error=str(exc))
         err.print(f"{config}: {exc}", markup=False, soft_wrap=True)

@@ -31,7 +31,7 @@ from routing_sim.codes import Codes
 from routing_sim.engine.build import build
 from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
-from routing_sim.errors import RunError
+from routing_sim.errors import ConfigError, Problem, RunError
 from routing_sim.kpis import kpis_from_files
 from routing_sim.model.process import ProcessConfig
 from routing_sim.yamlio import dump_yaml
@@ -141,9 +141,8 @@ def run_to_folder(
     resolved = resolved_config(cfg, seed)
     digest = config_hash(resolved)
     run_id = f"{digest[:12]}-s{seed}"
-    parent = safe_child(results, cfg.name)
+    parent = results_folder(results, cfg.name)
     final = safe_child(parent, run_id)
-    parent.mkdir(parents=True, exist_ok=True)
     sweep_dead_staging(parent)
     staging = parent / f".{run_id}.partial-{os.getpid()}"
     if staging.exists():
@@ -243,6 +242,20 @@ def process_alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def results_folder(results: Path, name: str) -> Path:
+    """``results/<name>``, created if need be. An ``--out`` that is a file, a device or a folder
+    this process cannot write is bad input, said on one line."""
+    folder = safe_child(results, name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError([Problem("<command line>", (), f"--out {results}: cannot create the folder {folder} "
+                                   f"({exc.strerror or type(exc).__name__})")]) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError([Problem("<command line>", (), f"--out {results}: the folder {folder} is not writable")])
+    return folder
 
 
 def sweep_dead_staging(parent: Path) -> None:

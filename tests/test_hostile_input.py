@@ -549,3 +549,21 @@ def test_a_misspelt_pool_in_a_config_that_extends_another_is_an_error_not_a_sixt
         assert result.exit_code == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"{path}:3: pools.reviewer") and reason in lines[0], lines
+
+
+@pytest.mark.parametrize("target", ["a file", "/dev/null", "a file's child"])
+@pytest.mark.parametrize("what", ["run", "experiment"])
+def test_out_that_is_not_a_usable_folder_is_a_one_line_error(tmp_path, target, what):
+    """--out naming a file, /dev/null or a path under a file ended in NotADirectoryError with a
+    traceback (exit 1); now bad input (exit 2) in one line, and nothing else is touched."""
+    root = Path(__file__).resolve().parent.parent
+    file = tmp_path / "results.txt"
+    file.write_text("keep me\n")
+    out = {"a file": str(file), "/dev/null": "/dev/null", "a file's child": str(file / "deeper")}[target]
+    given = root / ("configs/textbook/mm1.yaml" if what == "run" else "scenarios/eu-centre-staffing.yaml")
+    done = subprocess.run([sys.executable, "-m", "routing_sim.cli", "run", str(given), "-q", "--out", out],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"<command line>: --out {out}: cannot create the folder"), lines
+    assert file.read_text() == "keep me\n"

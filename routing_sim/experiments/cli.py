@@ -100,6 +100,9 @@ def run_experiment_command(path: Path, seed: int | None, results: Path, quiet: b
             summary = run_experiment(exp, results, workers=workers, dask=dask, progress=progress)
     except KeyboardInterrupt:
         _fail(EXIT_INTERRUPTED, f"interrupted: finished tasks are kept in {folder}; run the same command to resume")
+    except ConfigError as exc:  # --out is not a usable folder
+        _report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
     except RunError as exc:
         _fail(EXIT_FAILED, f"{path}: {exc}")
     if not quiet:

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from routing_sim.runfolder import process_alive, safe_child, write_json
+from routing_sim.runfolder import process_alive, results_folder, safe_child, write_json
 
 TASKS = "tasks"
 PLAN = "experiment.json"
@@ -65,6 +65,7 @@ class Store:
         return cls(safe_child(results, name))
 
     def open(self) -> Store:
+        results_folder(self.folder.parent, self.folder.name)  # bad input, on one line, if --out is unusable
         self.tasks.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
         return self
