@@ -32,6 +32,7 @@ from routing_sim.engine.build import build
 from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
 from routing_sim.errors import ConfigError, Problem, RunError
+from routing_sim.jsonio import finite_or_null
 from routing_sim.kpis import kpis_from_files
 from routing_sim.model.process import ProcessConfig
 from routing_sim.yamlio import dump_yaml
@@ -80,7 +81,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True, default=str) + "\n")
+    """Standard JSON (what browsers, Go and serde accept): a missing or undefined figure (NaN, an
+    infinity) is written as ``null``; :func:`nan_for_null` turns it back into NaN for figures."""
+    write_atomic(path, json.dumps(finite_or_null(data), indent=2, sort_keys=False, allow_nan=False, default=str) + "\n")
 
 
 def environment_info() -> dict[str, Any]:

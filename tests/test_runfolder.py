@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -185,3 +186,24 @@ def test_a_killed_runs_staging_folder_is_swept_by_the_next_run(tmp_path):
     assert result.exit_code == 0, result.output
     assert not left[0].exists()
     assert [p.name.startswith(".") for p in (results / "long").iterdir()] == [False]
+
+
+def test_json_files_are_standard_json_with_null_for_missing_figures(tmp_path):
+    """kpis.json held bare NaN tokens, which strict parsers (browsers, Go, serde) reject: an undefined
+    figure (a percentile of a stage nobody reached) is now null, and the report reads it as missing."""
+    from routing_sim.loader import load_data
+    from routing_sim.report.study import load_study
+
+    data, _ = load_data(Path(__file__).resolve().parent.parent / "configs" / "eu-centre-2019.yaml")
+    data["time"]["horizon"] = "2d"  # no complaint is decided in two days: its figures are undefined
+    record = run_to_folder(validate_data(data), results=tmp_path)
+
+    def strict(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    for name in ("kpis.json", "manifest.json"):
+        json.loads((record.folder / name).read_text(), parse_constant=strict)
+    kpis = json.loads((record.folder / "kpis.json").read_text())
+    assert kpis["stages"]["complaint_review"]["wait"]["mean_h"] is None
+    read_back = load_study(record.folder).variants[0].runs[0].kpis  # what the report computes with
+    assert math.isnan(read_back["stages"]["complaint_review"]["wait"]["mean_h"])

@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from routing_sim.jsonio import nan_for_null
 from routing_sim.runfolder import process_alive, results_folder, safe_child, write_json
 
 TASKS = "tasks"
@@ -79,9 +80,13 @@ class Store:
     def read(self, key: str) -> dict[str, Any] | None:
         try:
             with open(self.path(key), encoding="utf-8") as fh:
-                return json.load(fh)
+                record = json.load(fh)
         except (OSError, ValueError):
             return None
+        for figures in ("kpis", "series"):  # written with null for NaN (standard JSON)
+            if isinstance(record, dict) and figures in record:
+                record[figures] = nan_for_null(record[figures])
+        return record
 
     def finished(self) -> tuple[set[str], set[str]]:
         """Keys whose task ended well with these sources, and keys that ended well with another

@@ -11,6 +11,7 @@ import base64
 import json
 from pathlib import Path
 
+from routing_sim.jsonio import nan_for_null
 from routing_sim.report.page import esc, para, section, table
 
 
@@ -34,7 +35,7 @@ def optimisation(folder: Path) -> str:
     path = _find(folder, "optimise.json")
     if path is None:
         return ""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = nan_for_null(json.loads(path.read_text(encoding="utf-8")))
     parts = [para(f"Cheapest headcount of {', '.join(data.get('pools', []))} whose targets all hold with "
                   f"{data.get('level', 0.95):.0%} confidence (one-sided t bounds, split over the targets), "
                   f"under common random numbers; from {esc(path.name)}. Targets: "
@@ -63,7 +64,7 @@ def sensitivity(folder: Path) -> str:
     path = _find(folder, "sensitivity.json")
     if path is None:
         return ""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = nan_for_null(json.loads(path.read_text(encoding="utf-8")))
     oat = data.get("one_at_a_time", {})
     parts = [para(f"KPI {esc(data.get('kpi'))}: one parameter at a time from low to high, the others at the base "
                   f"(base value {_num(oat.get('base'))}), then Morris elementary effects; from {esc(path.name)}.")]

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from routing_sim.errors import RunError
+from routing_sim.jsonio import nan_for_null
 from routing_sim.loader import validate_data
 from routing_sim.model.process import ProcessConfig
 from routing_sim.yamlio import read_yaml
@@ -167,8 +168,8 @@ def load_study(folder: Path, baseline: str | None = None) -> Study:
         if key not in groups:
             cfg = validate_data(drop_nulls(resolved), source=str(run_folder / "config.resolved.yaml"))
             groups[key] = Variant(f"{cfg.name}#{key[:8]}", cfg, resolved)
-        run = Run((int(manifest["seed"]), int(manifest.get("replication", 0))), read_json(run_folder / "kpis.json"),
-                  manifest, run_folder)
+        kpis = nan_for_null(read_json(run_folder / "kpis.json"))  # null: a figure with no value
+        run = Run((int(manifest["seed"]), int(manifest.get("replication", 0))), kpis, manifest, run_folder)
         groups[key].runs.append(run)
     variants = sorted(groups.values(), key=lambda v: (v.cfg.name, v.name))
     names = [v.cfg.name for v in variants]
