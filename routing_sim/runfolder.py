@@ -12,6 +12,7 @@ complete run of the same config and seed.
 from __future__ import annotations
 
 import hashlib
+import errno
 import json
 import os
 import platform
@@ -221,14 +222,27 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     return kpis
 
 
-def _publish(staging: Path, final: Path) -> None:
-    """Move the staging folder to its final name, replacing an older folder only after the new one is complete."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(staging, final)
-    if old is not None:
+def _publish(staging: Path, final: Path, attempts: int = 20) -> None:
+    """Move the staging folder to its final name, replacing an older folder only after the new one is
+    complete. Another run of the same config and seed may publish the same folder at the same
+    moment (the same bytes): whichever lands last stays, and neither fails after its work is done."""
+    olds = []
+    for attempt in range(attempts):
+        try:
+            os.replace(staging, final)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        old = final.with_name(f".{final.name}.old-{attempt}-{os.getpid()}")
+        try:
+            os.replace(final, old)
+        except FileNotFoundError:  # the other run moved it first: try again
+            continue
+        olds.append(old)
+    else:
+        raise RunError(f"could not publish {final}: another run kept replacing it")
+    for old in olds:
         shutil.rmtree(old, ignore_errors=True)
 
 
@@ -262,9 +276,10 @@ def results_folder(results: Path, name: str) -> Path:
 
 
 def sweep_dead_staging(parent: Path) -> None:
-    """Remove staging folders (``.<run id>.partial-<pid>``) whose run was killed (SIGKILL, power
-    loss): their process no longer exists. A run that is still going keeps its own."""
-    for staging in parent.glob(".*.partial-*"):
+    """Remove staging folders (``.<run id>.partial-<pid>``, and ``.<run id>.old-<n>-<pid>`` of a
+    replaced run) whose run was killed (SIGKILL, power loss): their process no longer exists. A run
+    that is still going keeps its own."""
+    for staging in [*parent.glob(".*.partial-*"), *parent.glob(".*.old-*")]:
         pid = staging.name.rsplit("-", 1)[-1]
         if staging.is_dir() and pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(staging, ignore_errors=True)

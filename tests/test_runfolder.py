@@ -207,3 +207,27 @@ def test_json_files_are_standard_json_with_null_for_missing_figures(tmp_path):
     assert kpis["stages"]["complaint_review"]["wait"]["mean_h"] is None
     read_back = load_study(record.folder).variants[0].runs[0].kpis  # what the report computes with
     assert math.isnan(read_back["stages"]["complaint_review"]["wait"]["mean_h"])
+
+
+def test_publishing_survives_another_run_publishing_the_same_folder_at_the_same_moment(tmp_path, monkeypatch):
+    """Two runs of one config and seed (the same bytes) finishing together: a check-then-rename
+    failed the second with 'Directory not empty' after its work was done. Now whichever lands last
+    stays, and no hidden folder is left."""
+    final = tmp_path / "run"
+    staging = tmp_path / ".run.partial-1"
+    staging.mkdir()
+    (staging / "kpis.json").write_text("new")
+    real = os.replace
+    calls = []
+
+    def racing(src, dst):
+        if not calls:  # the other run lands its folder just before this one's first rename
+            final.mkdir()
+            (final / "kpis.json").write_text("other")
+        calls.append((src, dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(runfolder.os, "replace", racing)
+    runfolder._publish(staging, final)
+    assert (final / "kpis.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
