@@ -165,27 +165,40 @@ def run_to_folder(
         "wall_time_s": None,
         "environment": environment_info(),
     }
-    write_atomic(staging / "config.resolved.yaml", dump_yaml(resolved))
     started = time.perf_counter()
     try:
+        write_atomic(staging / "config.resolved.yaml", dump_yaml(resolved))
         kpis = _simulate_into(cfg, seed, staging, manifest, progress, engine)
+        manifest["status"] = "ok"
+        manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
+        write_json(staging / "manifest.json", manifest)
+        _publish(staging, final)
     except BaseException as exc:
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["error"] = f"{type(exc).__name__}: {exc}"
         manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
+        unrecorded = _record_failure(staging, final, parent, run_id, manifest)
+        if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RunError) and not unrecorded):
+            raise
+        reason = exc if isinstance(exc, RunError) else f"run failed: {type(exc).__name__}: {exc}"
+        raise RunError(f"{reason}{unrecorded}") from exc
+    return RunRecord(final, manifest, kpis)
+
+
+def _record_failure(staging: Path, final: Path, parent: Path, run_id: str, manifest: dict[str, Any]) -> str:
+    """Publish a failed or interrupted run's folder with its config and manifest only. If even that
+    cannot be written (a full disk), remove the staging folder and return why, for the one line
+    the user reads; an earlier complete run is never replaced."""
+    try:
         for name in os.listdir(staging):
             if name not in ("config.resolved.yaml",):
                 (staging / name).unlink()
         write_json(staging / "manifest.json", manifest)
         _publish(staging, final if not final.exists() else parent / f"{run_id}.{manifest['status']}")
-        if isinstance(exc, (KeyboardInterrupt, RunError)):
-            raise
-        raise RunError(f"run failed: {type(exc).__name__}: {exc}") from exc
-    manifest["status"] = "ok"
-    manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
-    write_json(staging / "manifest.json", manifest)
-    _publish(staging, final)
-    return RunRecord(final, manifest, kpis)
+        return ""
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        return f" (the failure could not be recorded either: {exc.strerror or exc})"
 
 
 def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, progress: Progress | None,

@@ -231,3 +231,24 @@ def test_publishing_survives_another_run_publishing_the_same_folder_at_the_same_
     runfolder._publish(staging, final)
     assert (final / "kpis.json").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_full_disk_ends_in_one_line_naming_the_cause(tmp_path, monkeypatch):
+    """A full disk while the tables are written, and again while the failure is recorded, ended in
+    chained tracebacks that hid the cause; now one line says it, and no staging folder is left."""
+    import errno
+
+    from routing_sim.engine.records import ParquetSink
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ParquetSink, "write", full)
+    monkeypatch.setattr(runfolder, "write_atomic", full)
+    config = Path(__file__).resolve().parent.parent / "configs" / "textbook" / "mm1.yaml"
+    result = CliRunner().invoke(app, ["run", str(config), "-q", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "run_failed" not in line]
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "could not be recorded" in lines[0], lines
+    assert "Traceback" not in result.output + result.stderr
+    assert list((tmp_path / "mm1").iterdir()) == []
