@@ -567,3 +567,27 @@ def test_out_that_is_not_a_usable_folder_is_a_one_line_error(tmp_path, target, w
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"<command line>: --out {out}: cannot create the folder"), lines
     assert file.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("override, field, numbers", [
+    ("sources: {dominant_provider: {rate: 1e12/h}}", "sources.dominant_provider.rate", "8.76e+15 arrivals"),
+    ("time: {start: 2019-01-01, horizon: 1000000y}", "sources.dominant_provider.rate", "arrivals over 1000000y"),
+    ("time: {start: 2019-01-01, horizon: 50y, timeseries_step: 1min}", "time.timeseries_step",
+     "2.63e+07 time-series points"),
+])
+def test_absurd_work_is_refused_at_validation_with_the_numbers_and_the_way_to_override(tmp_path, override, field,
+                                                                                       numbers):
+    """rate: 1e12/h or horizon: 1000000y validated, then the run ate memory until MemoryError or the
+    OOM killer. Validation now estimates the work and refuses it above limits.*, which can be raised."""
+    base = Path(__file__).resolve().parent.parent / "configs" / "eu-centre-2019.yaml"
+    path = tmp_path / "absurd.yaml"
+    path.write_text(f"extends: {base}\nname: absurd\n{override}\n", encoding="utf-8")
+    result = RUNNER.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()  # one line per problem (a long horizon makes two)
+    assert any(f": {field}: " in line and numbers in line for line in lines), lines
+    assert all(".yaml:" in line and "limits." in line for line in lines), lines
+    raised = tmp_path / "raised.yaml"
+    raised.write_text(f"extends: {base}\nname: absurd\n{override}\n"
+                      "limits: {max_arrivals: 1e20, max_series_points: 1e11}\n", encoding="utf-8")
+    assert RUNNER.invoke(app, ["validate", str(raised)]).exit_code == 0

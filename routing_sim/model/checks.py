@@ -8,6 +8,7 @@ passed pydantic validation.
 from __future__ import annotations
 
 import difflib
+import math
 
 from collections import deque
 from typing import Iterator
@@ -15,7 +16,7 @@ from typing import Iterator
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute, Empirical, Fixed, Uniform
 from routing_sim.model.process import Draw, ProcessConfig, Stage
-from routing_sim.units import parse_duration
+from routing_sim.units import parse_duration, parse_rate
 
 Found = Iterator[tuple[tuple, str]]
 
@@ -23,7 +24,7 @@ Found = Iterator[tuple[tuple, str]]
 def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
-    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures):
+    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
@@ -129,6 +130,38 @@ def _stage_attributes(stage: Stage) -> Iterator[tuple[tuple, str]]:
     for i, route in enumerate(stage.next):
         for a in route.when or {}:
             yield ("next", i, "when", a), a
+
+
+def _work(cfg: ProcessConfig) -> Found:
+    """An estimate of the work a config asks for, refused above ``limits`` with the numbers: an
+    upper bound on the expected arrivals (every source at its rate, grown over the horizon, under
+    the largest shock or step, times its mean incident and batch sizes) and the time-series points."""
+    hours = parse_duration(cfg.time.horizon)
+    years = hours / 8760.0
+    multiplier = max([1.0, *(w.multiplier for w in [*cfg.shocks.values(), *cfg.steps.values()])])
+    by_source = {}
+    for name, src in cfg.sources.items():
+        growth = math.exp(min(700.0, years * math.log1p(src.growth_per_year))) if src.growth_per_year > 0 else 1.0
+        size = _mean_count(src.duplicates) if src.duplicates is not None else 1.0
+        by_source[name] = parse_rate(src.rate) * hours * growth * multiplier * size
+        if src.batches is not None:
+            by_source[name] += parse_rate(src.batches.rate) * hours * _mean_count(src.batches.size)
+    arrivals = sum(by_source.values())
+    if arrivals > cfg.limits.max_arrivals:
+        largest = max(by_source, key=lambda name: by_source[name])  # named where its rate was set
+        yield ("sources", largest, "rate"), (f"the config asks for about {arrivals:.3g} arrivals over {cfg.time.horizon} "
+                                    f"(limit {cfg.limits.max_arrivals:.3g}): check the rates and the horizon, or "
+                                    "raise limits.max_arrivals to run it anyway")
+    points = hours / parse_duration(cfg.time.timeseries_step)
+    if points > cfg.limits.max_series_points:
+        yield ("time", "timeseries_step"), (f"{points:.3g} time-series points ({cfg.time.horizon} every "
+                                            f"{cfg.time.timeseries_step}; limit {cfg.limits.max_series_points:.3g}): "
+                                            "use a longer step, or raise limits.max_series_points")
+
+
+def _mean_count(dist: object) -> float:
+    mean = getattr(dist, "mean")
+    return float(mean() if callable(mean) else mean)
 
 
 def _unused_pools(cfg: ProcessConfig) -> Found:

@@ -266,6 +266,14 @@ class Tally(Strict):
     description: str = ""
 
 
+class Limits(Strict):
+    """The most work a config may ask for before validation refuses it as a likely mistake (a rate of
+    1e12/h, a horizon of a million years): raise them here to run such a config anyway."""
+
+    max_arrivals: Annotated[float, Field(gt=0)] = 1e9
+    max_series_points: Annotated[float, Field(gt=0)] = 1e7
+
+
 class Budget(Strict):
     """A reference budget to compare the staff cost with (e.g. the EU Centre's at full operation)."""
 
@@ -300,6 +308,7 @@ class ProcessConfig(Strict):
     deadlines: dict[Name, Deadline] = Field(default_factory=dict)
     tallies: dict[Name, Tally] = Field(default_factory=dict)
     budget: Budget | None = None
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("attributes")
     @classmethod
