@@ -235,3 +235,25 @@ def test_tasks_computed_by_other_sources_are_run_again_not_reused(tmp_path, monk
     again = {p.name: json.loads(p.read_text()) for p in (folder / "tasks").glob("*.json")}
     assert {r["code"] for r in again.values()} == {other}
     assert {k: r["kpis"] for k, r in again.items()} == {k: r["kpis"] for k, r in first.items()}
+
+
+def test_a_second_driver_on_the_same_experiment_folder_is_refused_with_the_reason(tmp_path):
+    """Two drivers on one experiment folder both computed every task and overwrote each other's
+    experiment.json. The folder is now held by one driver (a kernel lock, gone with its process);
+    a second one is refused and told which process holds it."""
+    from routing_sim.errors import RunError
+    from routing_sim.experiments.store import Store
+
+    spec = experiment(tmp_path, replications=2)
+    results = tmp_path / "results"
+    store = Store.under(results, "mmc-staff").open()
+    with store.lock():
+        with pytest.raises(RunError, match=rf"in use by another run of this experiment \(process {os.getpid()}\)"):
+            run_experiment(spec, results=results)
+        assert not list(store.tasks.glob("*.json"))  # the refused driver computed nothing
+        done = subprocess.run([sys.executable, "-m", "routing_sim.cli", "run", str(spec), "-q", "--out", str(results)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and "in use by another run" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    summary = run_experiment(spec, results=results)  # free again
+    assert summary["tasks"]["ok"] == 4

@@ -37,6 +37,11 @@ def run_experiment(experiment: Experiment | str | Path, results: Path = Path("re
     """Run (or resume) every task of an experiment and return its summary (also written to its folder)."""
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, seed=seed)
     store = Store.under(results, exp.name).open()
+    with store.lock():
+        return _run_locked(exp, store, workers, dask, progress)
+
+
+def _run_locked(exp: Experiment, store: Store, workers: int, dask: Any, progress: Progress | None) -> dict[str, Any]:
     plan = initial_plan(exp, _previous_sessions(store))
     store.write_plan(plan)
     log = logs.get_logger().bind(experiment=exp.name)

@@ -20,17 +20,22 @@ not reused but computed again, so a fix to the engine never returns old numbers.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+from routing_sim.errors import RunError
 from routing_sim.jsonio import nan_for_null
 from routing_sim.runfolder import process_alive, results_folder, safe_child, write_json
 
 TASKS = "tasks"
 PLAN = "experiment.json"
+LOCK = ".lock"
 
 
 @lru_cache(maxsize=1)
@@ -102,6 +107,29 @@ class Store:
             elif record is not None and record.get("status") == "ok":
                 stale.add(path.stem)
         return keys, stale
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one driver: a second driver on the same experiment folder would
+        compute every task again and overwrite the first one's plan. The lock is the kernel's
+        (flock), so it ends with its process, however that process ends."""
+        path = self.folder / LOCK
+        handle = open(path, "a+", encoding="ascii")  # noqa: SIM115 - held for the whole block
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise RunError(f"{self.folder} is in use by another run of this experiment (process {holder}); "
+                               "wait for it to finish, or give another --out") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
 
     def write_plan(self, plan: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
