@@ -257,3 +257,30 @@ def test_a_second_driver_on_the_same_experiment_folder_is_refused_with_the_reaso
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     summary = run_experiment(spec, results=results)  # free again
     assert summary["tasks"]["ok"] == 4
+
+
+def test_the_progress_bar_counts_each_round_against_its_own_total():
+    """The bar's total jumped (18 -> 48 -> 66) as the replications algorithm added rounds, and its
+    ETA read 0:00:01 with 28 tasks left; each round now has its own total and estimate."""
+    import io
+
+    from rich.console import Console
+
+    from routing_sim.experiments.cli import TaskProgress
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with TaskProgress(quiet=False, console=console) as progress:
+        progress.add(18, 0)
+        for _ in range(18):
+            progress.advance({"status": "ok"})
+        task = progress.bar.tasks[0]
+        assert (task.total, task.completed, task.finished) == (18, 18, True)
+        progress.add(30, 18)
+        task = progress.bar.tasks[0]
+        assert (task.total, task.completed, task.description) == (30, 0, "round 2: tasks")
+        progress.advance({"status": "failed"})
+        assert progress.bar.tasks[0].completed == 1 and progress.bar.tasks[0].fields["failed"] == 1
+    import re
+
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.file.getvalue())
+    assert "18 tasks already done by an earlier run (skipped), 30 to run" in shown

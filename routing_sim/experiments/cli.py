@@ -148,18 +148,23 @@ def compare_command(target: Path, results: Path, baseline: str | None, kpis: lis
 
 
 class TaskProgress:
-    """One rich progress bar over tasks, with ETA, on stderr; a no-op when quiet."""
+    """A rich progress bar on stderr over the tasks of the current round, with its ETA; a no-op when
+    quiet. An experiment adds rounds as the replications algorithm asks for more (the warm-up
+    pilots, then one round per number of replications), so the whole total is not known ahead:
+    each round gets its own bar and estimate instead of a total that jumps and an ETA that lies."""
 
-    def __init__(self, quiet: bool):
+    def __init__(self, quiet: bool, console: Any = None):
         from routing_sim.cli import err
 
-        self.err = err
+        self.err = console or err
         self.bar = None if quiet else Progress(
-            TextColumn("tasks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=True,
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("round ETA"),
+            TimeRemainingColumn(), console=self.err, transient=True,
         )
         self.task: Any = None
         self.failed = 0
+        self.rounds = 0
 
     def __enter__(self) -> TaskProgress:
         if self.bar is not None:
@@ -175,12 +180,14 @@ class TaskProgress:
             self.err.print(f"{skipped} tasks already done by an earlier run (skipped), {tasks} to run", markup=False)
         if stale:
             self.err.print(f"{stale} tasks were computed by another version of routing_sim: run again", markup=False)
-        if self.bar is None:
+        if self.bar is None or not tasks:
             return
+        self.rounds += 1
+        description = f"round {self.rounds}: tasks"
         if self.task is None:
-            self.task = self.bar.add_task("tasks", total=tasks, failed=0)
+            self.task = self.bar.add_task(description, total=tasks, failed=self.failed)
         else:
-            self.bar.update(self.task, total=self.bar.tasks[0].total + tasks)
+            self.bar.reset(self.task, total=tasks, description=description, failed=self.failed)
 
     def advance(self, record: dict[str, Any]) -> None:
         if record.get("status") != "ok":
