@@ -33,6 +33,7 @@ from routing_sim.engine.build import build
 from routing_sim.engine.records import VISITS, ParquetSink, entity_schema
 from routing_sim.engine.simulate import Outputs, Progress, simulate, timeseries_schema
 from routing_sim.errors import ConfigError, Problem, RunError
+from routing_sim.folders import file_digest
 from routing_sim.jsonio import finite_or_null
 from routing_sim.kpis import kpis_from_files
 from routing_sim.model.process import ProcessConfig
@@ -169,6 +170,8 @@ def run_to_folder(
     try:
         write_atomic(staging / "config.resolved.yaml", dump_yaml(resolved))
         kpis = _simulate_into(cfg, seed, staging, manifest, progress, engine)
+        manifest["files"] = {name: file_digest(staging / name)  # checked before any reader uses them
+                             for name in ("config.resolved.yaml", "kpis.json", *TABLES)}
         manifest["status"] = "ok"
         manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
         write_json(staging / "manifest.json", manifest)

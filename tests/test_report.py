@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import json
+
 import re
 import shutil
 from pathlib import Path
@@ -167,6 +169,9 @@ def test_deadline_times_from_marks_equal_those_from_visits(eu_run: Path, tmp_pat
     entities = pq.read_table(old / "entities.parquet")
     pq.write_table(entities.select([n for n in entities.column_names if not n.startswith("mark.")]),
                    old / "entities.parquet")
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest.pop("files")  # folders written before marks had no checksums either
+    (old / "manifest.json").write_text(json.dumps(manifest))
     (new_variant,), (old_variant,) = load_study(eu_run).variants, load_study(old).variants
     compared = 0
     for name, deadline in new_variant.cfg.deadlines.items():

@@ -129,14 +129,19 @@ def compare_command(target: Path, results: Path, baseline: str | None, kpis: lis
             _report_config_error(exc)
             raise typer.Exit(EXIT_BAD_INPUT)
         store = Store.under(results, spec.name)
-    try:
-        plan = store.read_plan()
-    except (OSError, ValueError):
+    if not (store.folder / "experiment.json").is_file():
         _fail(EXIT_BAD_INPUT, f"{store.folder}: no experiment results here (run the experiment first)")
     try:
+        plan = store.read_plan()
         summary = summarise(store, plan, baseline)
     except KeyError as exc:
-        _fail(EXIT_BAD_INPUT, f"--baseline: {exc.args[0]}")
+        if baseline is not None and baseline in str(exc):
+            _fail(EXIT_BAD_INPUT, f"--baseline: {exc.args[0]}")
+        _fail(EXIT_BAD_INPUT, f"{store.folder}: results this version cannot read (missing {exc})")
+    except RunError as exc:
+        _fail(EXIT_BAD_INPUT, str(exc))
+    except (TypeError, ValueError, AttributeError, IndexError) as exc:  # a foreign or hand-edited folder
+        _fail(EXIT_BAD_INPUT, f"{store.folder}: results this version cannot read ({type(exc).__name__}: {exc})")
     unknown = [k for k in kpis or [] if not any(k in v["kpis"] for v in summary["variants"].values())]
     if unknown:
         _fail(EXIT_BAD_INPUT, f"--kpi: no such KPI in the results: {', '.join(unknown)}")

@@ -72,9 +72,10 @@ def _run_locked(exp: Experiment, store: Store, workers: int, dask: Any, progress
 
 def _previous_sessions(store: Store) -> list[dict[str, Any]]:
     try:
-        return list(store.read_plan().get("sessions", []))
-    except (OSError, ValueError):
+        sessions = store.read_plan().get("sessions", [])
+    except RunError:  # none yet, or unreadable: this run writes a new plan
         return []
+    return [s for s in sessions if isinstance(s, dict)] if isinstance(sessions, list) else []
 
 
 def initial_plan(exp: Experiment, sessions: list[dict[str, Any]] | None = None) -> dict[str, Any]:

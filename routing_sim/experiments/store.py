@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from routing_sim.errors import RunError
+from routing_sim.folders import read_mapping
 from routing_sim.jsonio import nan_for_null
 from routing_sim.runfolder import process_alive, results_folder, safe_child, write_json
 
@@ -83,14 +84,21 @@ class Store:
         write_json(self.path(record["key"]), record)
 
     def read(self, key: str) -> dict[str, Any] | None:
+        """A task's record; None if there is none (or it cannot be read as JSON); RunError if it is
+        JSON of the wrong shape."""
         try:
             with open(self.path(key), encoding="utf-8") as fh:
                 record = json.load(fh)
         except (OSError, ValueError):
             return None
+        if not isinstance(record, dict):
+            raise RunError(f"{self.path(key)}: expected a JSON mapping, found {type(record).__name__}")
         for figures in ("kpis", "series"):  # written with null for NaN (standard JSON)
-            if isinstance(record, dict) and figures in record:
+            if figures in record:
                 record[figures] = nan_for_null(record[figures])
+        kpis = record.get("kpis", {})
+        if not isinstance(kpis, dict) or not all(isinstance(v, (int, float)) for v in kpis.values()):
+            raise RunError(f"{self.path(key)}: KPIs that are not numbers (hand-edited, or from another program?)")
         return record
 
     def finished(self) -> tuple[set[str], set[str]]:
@@ -101,7 +109,10 @@ class Store:
         if not self.tasks.is_dir():
             return keys, stale
         for path in self.tasks.glob("*.json"):
-            record = self.read(path.stem)
+            try:
+                record = self.read(path.stem)
+            except RunError:  # damaged: computed again, and overwritten
+                continue
             if current(record):
                 keys.add(path.stem)
             elif record is not None and record.get("status") == "ok":
@@ -136,8 +147,8 @@ class Store:
         write_json(self.folder / PLAN, plan)
 
     def read_plan(self) -> dict[str, Any]:
-        with open(self.folder / PLAN, encoding="utf-8") as fh:
-            return json.load(fh)
+        """experiment.json, which must be a mapping (RunError on one line otherwise)."""
+        return read_mapping(self.folder / PLAN)
 
     def _remove_stale_temporaries(self) -> None:
         """Temporary files left by a driver that was killed mid-write (its process no longer exists)."""

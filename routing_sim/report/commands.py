@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+FOREIGN = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError)
+"""What reading a hand-edited, truncated or foreign results folder raises past the checks that
+name the file (pyarrow's errors are ValueErrors and OSErrors)."""
 
 
 def report(
@@ -24,6 +27,9 @@ def report(
         path = write_report(results_dir, baseline)
     except (RunError, ConfigError) as exc:
         typer.echo(f"{results_dir}: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except FOREIGN as exc:
+        typer.echo(f"{results_dir}: results this version cannot read ({type(exc).__name__}: {exc})", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     typer.echo(f"report: {path}")
 
@@ -45,6 +51,9 @@ def export_log(
         written = export(results_dir, max_cases=max_cases, csv="csv" in wanted, xes="xes" in wanted)
     except RunError as exc:
         typer.echo(f"{results_dir}: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except FOREIGN as exc:
+        typer.echo(f"{results_dir}: results this version cannot read ({type(exc).__name__}: {exc})", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     for path in written:
         typer.echo(f"event log: {path}")

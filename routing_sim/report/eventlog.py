@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from routing_sim.errors import RunError
+from routing_sim.folders import verify_files
 from routing_sim.report.study import read_json
 from routing_sim.yamlio import read_yaml
 
@@ -62,6 +63,7 @@ class LogSource:
         manifest = read_json(self.folder / "manifest.json")
         if manifest.get("status") != "ok":
             raise RunError(f"the run's status is {manifest.get('status')!r}, not 'ok'")
+        verify_files(self.folder, manifest)
         self.codes = manifest["codes"]
         config = read_yaml(self.folder / "config.resolved.yaml")[0]
         start = config["time"]["start"]

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from routing_sim.errors import RunError
+from routing_sim.folders import read_mapping, verify_files
 from routing_sim.jsonio import nan_for_null
 from routing_sim.loader import validate_data
 from routing_sim.model.process import ProcessConfig
@@ -142,9 +143,9 @@ def drop_nulls(data: Any) -> Any:
     return data
 
 
-def read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def read_json(path: Path) -> dict[str, Any]:
+    """A result folder's JSON file, which must be a mapping (RunError on one line otherwise)."""
+    return read_mapping(path)
 
 
 def load_study(folder: Path, baseline: str | None = None) -> Study:
@@ -162,8 +163,9 @@ def load_study(folder: Path, baseline: str | None = None) -> Study:
         raise RunError(f"{folder}: no complete run folder (manifest.json with status ok) here or below")
     groups: dict[str, Variant] = {}
     for run_folder in ok:
-        resolved = read_yaml(run_folder / "config.resolved.yaml")[0]
         manifest = read_json(run_folder / "manifest.json")
+        verify_files(run_folder, manifest)
+        resolved = read_yaml(run_folder / "config.resolved.yaml")[0]
         key = config_key(resolved)
         if key not in groups:
             cfg = validate_data(drop_nulls(resolved), source=str(run_folder / "config.resolved.yaml"))
