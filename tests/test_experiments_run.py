@@ -284,3 +284,52 @@ def test_the_progress_bar_counts_each_round_against_its_own_total():
 
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.file.getvalue())
     assert "18 tasks already done by an earlier run (skipped), 30 to run" in shown
+
+
+def test_a_real_dask_cluster_survives_a_killed_worker_and_gives_the_serial_bytes(tmp_path):
+    """A scheduler and two worker processes on 127.0.0.1, as a user would start them; the experiment
+    runs through `routing-sim run ... --dask tcp://...`; one worker is killed while tasks run; the
+    scheduler hands its tasks to the other, and the results equal the serial run's byte for byte."""
+    pytest.importorskip("dask.distributed")
+    dask = Path(sys.executable).with_name("dask")
+    spec = experiment(tmp_path, name="mmc-dask", horizon="12d", replications=6)
+    serial = tmp_path / "serial"
+    run_experiment(spec, serial)
+    scheduler_file = tmp_path / "scheduler.json"
+    common = ["--no-dashboard"]
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--scheduler-file", str(scheduler_file), *common],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        workers = [subprocess.Popen([str(dask), "worker", "--scheduler-file", str(scheduler_file), "--nworkers", "1",
+                                     "--nthreads", "1", "--host", "127.0.0.1", *common],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                   for _ in range(2)]
+        procs += workers
+        driver = subprocess.Popen([sys.executable, "-m", "routing_sim.cli", "run", str(spec), "-q", "--out",
+                                   str(tmp_path / "cluster"), "--dask", address],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(driver)
+        tasks = tmp_path / "cluster" / "mmc-dask" / "tasks"
+        while len(list(tasks.glob("*.json"))) < 2:  # some work done: the other worker is busy too
+            assert time.monotonic() < deadline + 120 and driver.poll() is None, driver.communicate()
+            time.sleep(0.1)
+        os.killpg(workers[0].pid, signal.SIGKILL)
+        out, err = driver.communicate(timeout=300)
+        assert driver.returncode == 0, err
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
+            proc.wait(timeout=30)
+    assert workers[0].returncode == -signal.SIGKILL
+    assert files(tmp_path / "cluster" / "mmc-dask") == files(serial / "mmc-dask")
