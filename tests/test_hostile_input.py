@@ -591,3 +591,17 @@ def test_absurd_work_is_refused_at_validation_with_the_numbers_and_the_way_to_ov
     raised.write_text(f"extends: {base}\nname: absurd\n{override}\n"
                       "limits: {max_arrivals: 1e20, max_series_points: 1e11}\n", encoding="utf-8")
     assert RUNNER.invoke(app, ["validate", str(raised)]).exit_code == 0
+
+
+def test_out_that_is_a_read_only_folder_is_a_one_line_error(tmp_path, monkeypatch):
+    """A folder this process may not write (the tests run as root, who may write anywhere, so the
+    permission is reported as denied here) is refused before any work, on one line."""
+    import routing_sim.runfolder as runfolder
+
+    monkeypatch.setattr(runfolder.os, "access", lambda path, mode: False)
+    config = Path(__file__).resolve().parent.parent / "configs" / "textbook" / "mm1.yaml"
+    result = RUNNER.invoke(app, ["run", str(config), "-q", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"<command line>: --out {tmp_path}: the folder {tmp_path / 'mm1'} is not writable"], lines
+    assert [p.name for p in (tmp_path / "mm1").iterdir()] == []
