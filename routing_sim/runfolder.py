@@ -286,9 +286,14 @@ def results_folder(results: Path, name: str) -> Path:
     except OSError as exc:
         raise ConfigError([Problem("<command line>", (), f"--out {results}: cannot create the folder {folder} "
                                    f"({exc.strerror or type(exc).__name__})")]) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not writable(folder):
         raise ConfigError([Problem("<command line>", (), f"--out {results}: the folder {folder} is not writable")])
     return folder
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process may create files in ``folder``."""
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def sweep_dead_staging(parent: Path) -> None:

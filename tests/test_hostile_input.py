@@ -598,7 +598,7 @@ def test_out_that_is_a_read_only_folder_is_a_one_line_error(tmp_path, monkeypatc
     permission is reported as denied here) is refused before any work, on one line."""
     import routing_sim.runfolder as runfolder
 
-    monkeypatch.setattr(runfolder.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(runfolder, "writable", lambda folder: False)
     config = Path(__file__).resolve().parent.parent / "configs" / "textbook" / "mm1.yaml"
     result = RUNNER.invoke(app, ["run", str(config), "-q", "--out", str(tmp_path)])
     assert result.exit_code == 2
