@@ -21,8 +21,9 @@ from __future__ import annotations
 import io
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -142,16 +143,30 @@ def sobol(ev: Evaluator, params: list[Param], kpi: str, n: int, samples: int = 6
             "replications": n, "kpi_mean": float(y.mean()), "kpi_variance": float(y.var()), "rows": rows}
 
 
-def sobol_png(result: dict[str, Any]) -> bytes:
-    """Bars of each parameter's first-order and total index with their intervals, byte-stable PNG."""
+@contextmanager
+def _chart(rows: int) -> Iterator[tuple[Any, Any, list[bytes]]]:
+    """A figure with one axis for ``rows`` bars, drawn byte-stable; its PNG lands in the list."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = result["rows"][::-1]
+    out: list[bytes] = []
     with plt.rc_context({"svg.hashsalt": "routing-sim", "font.size": 9}):
-        fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(rows) + 1.6))
+        fig, ax = plt.subplots(figsize=(7.5, 0.5 * rows + 1.6))
+        yield fig, ax, out
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+        plt.close(fig)
+    out.append(buffer.getvalue())
+
+
+def sobol_png(result: dict[str, Any]) -> bytes:
+    """Bars of each parameter's first-order and total index with their intervals, byte-stable PNG."""
+    rows = result["rows"][::-1]
+    with _chart(len(rows)) as (_, ax, png):
         y = np.arange(len(rows))
         ax.barh(y + 0.2, [r["ST"] for r in rows], height=0.4, xerr=[r["ST_conf"] for r in rows], color="#dd8452",
                 label="total (ST)")
@@ -163,25 +178,14 @@ def sobol_png(result: dict[str, Any]) -> bytes:
         ax.set_xlabel(f"share of the variance of {result['kpi']}")
         ax.set_title(f"Sobol' indices, {round(result['level'] * 100)} % intervals "
                      f"({result['points']} points x {result['replications']} replications)")
-        ax.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-        plt.close(fig)
-    return buffer.getvalue()
+    return png[0]
 
 
 def tornado_png(oat: dict[str, Any]) -> bytes:
     """A tornado chart of the one-at-a-time rows (largest swing on top), byte-stable PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = oat["rows"][::-1]
     base = oat["base"]
-    with plt.rc_context({"svg.hashsalt": "routing-sim", "font.size": 9}):
-        fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 1.5))
+    with _chart(len(rows)) as (_, ax, png):
         for y, r in enumerate(rows):
             for value, colour, label in ((r["kpi_at_low"], "#4c72b0", "low"), (r["kpi_at_high"], "#dd8452", "high")):
                 ax.barh(y, value - base, left=base, color=colour, label=label if y == 0 else None)
@@ -189,9 +193,4 @@ def tornado_png(oat: dict[str, Any]) -> bytes:
         ax.axvline(base, color="black", linewidth=0.8)
         ax.set_xlabel(oat["kpi"])
         ax.set_title(f"One-at-a-time sensitivity: base {base:.4g} (mean of {oat['replications']} replications)")
-        ax.legend(loc="lower right", fontsize=8)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-        plt.close(fig)
-    return buffer.getvalue()
+    return png[0]
