@@ -137,10 +137,13 @@ class Feed:
         t = self.times.pop()
         flat = self.flat
         ent = Ent(flat, row, flat.first[row])
+        reference = self.reference
         if self.rows:
             self.callbacks = self.on_fire
-            self.reference.kernel.at(self, self.times[-1])
-        self.reference.arrive(ent, t)
+            reference.kernel.at(self, self.times[-1])
+        else:  # the last arrival: break the cycle through the bound method (the run pauses the collector)
+            self.on_fire = self.callbacks = None
+        reference.arrive(ent, t)
 
 
 class Reference:
