@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from routing_sim.codes import Codes
-from routing_sim.engine.calendar import headcount_segments
-from routing_sim.engine.simulate import SimulationSummary
+from routing_sim.calendars import headcount_segments
+from routing_sim.summary import SimulationSummary
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.units import parse_duration
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from routing_sim.engine.build import Codes
-from routing_sim.engine.simulate import SimulationSummary
+from routing_sim.summary import SimulationSummary
 from routing_sim.kpis import _select, cost_kpis, point_times, pool_kpis  # unchanged by the streaming
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.units import parse_duration

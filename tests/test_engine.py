@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from routing_sim.api import simulate_config
-from routing_sim.engine.calendar import change_points, weekly_pattern
+from routing_sim.calendars import change_points, weekly_pattern
 from routing_sim.engine.rules.randomness import Streams
 from routing_sim.loader import validate_data
 from routing_sim.model.process import OfficeHours, Pool, Rota

@@ -467,7 +467,7 @@ def test_zero_time_spawn_loop_is_rejected():
 def test_rota_shift_longer_than_a_week_is_rejected():
     """model/process.Rota._divides_week: for a shift of 1e12 h, 168 / shift rounds to 0 and
     |168 / shift - 0| < 1e-9, so the shift is accepted; building the run then divides by the
-    number of shifts per week (0): ZeroDivisionError in engine/calendar.weekly_pattern."""
+    number of shifts per week (0): ZeroDivisionError in calendars.weekly_pattern."""
     data = copy.deepcopy(BASE)
     data["pools"]["clerks"]["calendar"] = {"type": "rota", "hours_per_week": 40, "shift": "1e12h"}
     assert validate_dict(data) is None

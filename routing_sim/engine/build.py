@@ -13,7 +13,7 @@ from typing import Iterator
 
 
 from routing_sim.codes import Codes
-from routing_sim.engine.calendar import change_points
+from routing_sim.calendars import change_points
 from routing_sim.engine.plan import Plan, Planner, StageRules
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations

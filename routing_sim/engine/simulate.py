@@ -21,17 +21,17 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
 from routing_sim.engine.build import Model
 from routing_sim.engine.output import Output
 from routing_sim.engine.records import BackgroundSink, MemorySink, Sink
-from routing_sim.engine.reference import Reference
 from routing_sim.engine.series import ObservedSink, SeriesAccumulator
 from routing_sim.engine.topology import fast_applies
 from routing_sim.errors import RunError
+from routing_sim.summary import PoolTotals, SimulationSummary
 from routing_sim.units import parse_duration
 
 Progress = Callable[[float, float], None]
@@ -44,31 +44,6 @@ class Outputs:
     visits: Sink
     entities: Sink
     timeseries: Sink
-
-
-@dataclass
-class PoolTotals:
-    name: str
-    busy_hours: float
-    on_duty_hours: float
-    scheduled_end: int
-    busy_end: int
-
-
-@dataclass
-class SimulationSummary:
-    """What the engine knows at the end that the tables do not hold."""
-
-    horizon: float
-    events: int
-    arrived_by_source: dict[str, int]
-    pending_spawns: int
-    spawned_by_kind: dict[str, int]
-    pools: list[PoolTotals]
-    visits_written: int
-    entities_written: int
-    engine: str = "simpy"  # the executor that ran
-    engine_reason: str = ""
 
 
 def timeseries_schema(model: Model) -> pa.Schema:
@@ -114,8 +89,10 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     if name == "fast":
         from routing_sim.engine.fast import Fast  # numba is imported only when the fast executor runs
 
-        executor: Reference | Fast = Fast(model, out)
+        executor: Any = Fast(model, out)
     else:
+        from routing_sim.engine.reference import Reference  # and SimPy only when the reference one runs
+
         executor = Reference(model, out)
     try:
         with cyclic_gc_paused():

@@ -159,7 +159,7 @@ class Pool(Strict):
 
     ``headcount`` holds from the start; ``schedule`` changes it from given
     dates. ``absence`` (a share) and ``exposure_cap`` reduce the number of
-    people available on duty; see :mod:`routing_sim.engine.calendar`.
+    people available on duty; see :mod:`routing_sim.calendars`.
     """
 
     headcount: Annotated[int, Field(ge=0, le=1_000_000)]

@@ -1,0 +1,32 @@
+"""What a simulation knows at its end that its tables do not hold: arrivals and spawns counted,
+pools' busy and on-duty hours. Shared by the engine, which fills it, and the statistics, which
+read it, so the statistics need not import the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PoolTotals:
+    name: str
+    busy_hours: float
+    on_duty_hours: float
+    scheduled_end: int
+    busy_end: int
+
+
+@dataclass
+class SimulationSummary:
+    """What the engine knows at the end that the tables do not hold."""
+
+    horizon: float
+    events: int
+    arrived_by_source: dict[str, int]
+    pending_spawns: int
+    spawned_by_kind: dict[str, int]
+    pools: list[PoolTotals]
+    visits_written: int
+    entities_written: int
+    engine: str = "simpy"  # the executor that ran
+    engine_reason: str = ""
