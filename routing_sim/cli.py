@@ -104,13 +104,16 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
     engine: str = typer.Option("auto", "--engine", help="Executor: auto (fast where the pools form no cycle), "
                                                           "simpy (the reference) or fast. Same results."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="PATH=VALUE override, e.g. "
+                                                                   "pools.reviewers.headcount=40 (repeat)."),
+    horizon: Optional[str] = typer.Option(None, "--horizon", help="Override time.horizon, e.g. 30d."),
 ) -> None:
     """Run one replication and write results/<name>/<run id>/."""
     from routing_sim.engine.simulate import EngineError
     from routing_sim.runfolder import run_to_folder
 
     try:
-        cfg = load_config(config)
+        cfg = _config_with_overrides(config, set_, horizon)
     except ConfigError as exc:
         _report_config_error(exc)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -142,6 +145,22 @@ def run(
     if not quiet:
         out.print(headline_table(cfg, record.kpis, record.manifest))
     out.print(f"results: {record.folder}", markup=False)
+
+
+def _config_with_overrides(config: Path, sets: list[str] | None, horizon: str | None) -> Any:
+    """The config, with ``--set`` and ``--horizon`` applied before validation (function-level
+    imports: they keep ``--help`` fast)."""
+    if not sets and horizon is None:
+        return load_config(config)
+    from routing_sim.experiments.resolve import with_overrides
+    from routing_sim.loader import load_data, validate_data
+    from routing_sim.optimise.evaluate import parse_sets
+
+    overrides = parse_sets(sets)
+    if horizon is not None:
+        overrides["time.horizon"] = horizon
+    data, origins = load_data(config)
+    return validate_data(with_overrides(data, overrides), origins=origins)
 
 
 class _progress:

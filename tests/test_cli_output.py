@@ -36,3 +36,29 @@ def test_a_config_problem_in_a_long_path_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{config}:") and "seed" in lines[0]
+
+
+def test_run_takes_set_and_horizon_overrides_and_names_an_unknown_path(tmp_path: Path) -> None:
+    """`run --set PATH=VALUE --horizon 5d`, as optimise and sensitivity take them: the run folder's
+    config holds the new values (and so has its own run id); a misspelt path is one line, exit 2."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from routing_sim.cli import app
+
+    config = ROOT / "configs" / "textbook" / "mmc.yaml"
+    runner = CliRunner()
+    plain = runner.invoke(app, ["run", str(config), "-q", "--out", str(tmp_path), "--horizon", "2d"])
+    changed = runner.invoke(app, ["run", str(config), "-q", "--out", str(tmp_path), "--horizon", "2d",
+                                  "--set", "pools.servers.headcount=9"])
+    assert plain.exit_code == 0 and changed.exit_code == 0, changed.output
+    folders = sorted((tmp_path / "mmc").iterdir())
+    assert len(folders) == 2
+    resolved = [yaml.safe_load((f / "config.resolved.yaml").read_text()) for f in folders]
+    assert sorted(r["pools"]["servers"]["headcount"] for r in resolved) == [3, 9]
+    assert {r["time"]["horizon"] for r in resolved} == {"2d"}
+    wrong = runner.invoke(app, ["run", str(config), "-q", "--out", str(tmp_path), "--set", "pools.server.headcount=9"])
+    assert wrong.exit_code == 2
+    assert wrong.stderr.strip().splitlines() == [
+        "<--set>: pools.server.headcount: unknown path 'pools.server.headcount': no 'server' in pools "
+        "(did you mean 'servers'?)"]

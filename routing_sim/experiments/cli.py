@@ -31,13 +31,19 @@ def register(app: typer.Typer) -> None:
         dask: str | None = typer.Option(None, "--dask", help="Experiments: 'local' or a scheduler address "
                                                                  "such as tcp://host:8786."),
         engine: str = typer.Option("auto", "--engine", help="Single runs: auto, simpy or fast (same results)."),
+        set_: list[str] | None = typer.Option(None, "--set", help="Single runs: PATH=VALUE override (repeat)."),
+        horizon: str | None = typer.Option(None, "--horizon", help="Single runs: override time.horizon, e.g. 30d."),
     ) -> None:
         """Run one replication of a process config, or every task of an experiment file (rerun to resume)."""
         if not is_experiment_file(config):
             if workers != 1 or dask is not None:
                 _fail(EXIT_BAD_INPUT, f"{config}: --workers and --dask apply to experiment files only")
-            original(config=config, seed=seed, results=results, quiet=quiet, engine=engine)
+            original(config=config, seed=seed, results=results, quiet=quiet, engine=engine, set_=set_,
+                     horizon=horizon)
             return
+        if set_ or horizon is not None:
+            _fail(EXIT_BAD_INPUT, f"{config}: --set and --horizon apply to single runs; an experiment file "
+                                  "states its overrides")
         run_experiment_command(config, seed, results, quiet, workers, dask)
 
     @app.command("compare")

@@ -135,6 +135,15 @@ def _variant(name: str, steps: list[Step], base: dict, origins: Origins, where: 
     return Variant(name, {dotted: value for _, dotted, value in steps}, data, cfg, digest)
 
 
+def with_overrides(data: dict, overrides: dict[str, Any], source: str = "<--set>") -> dict:
+    """A copy of ``data`` with dotted-path overrides (``pools.reviewers.headcount: 40``), each naming
+    a path that exists but for its last step; an unknown name is a problem with "did you mean"."""
+    data = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        apply_override(data, dotted, value, _Where(source, {}), (dotted,))
+    return data
+
+
 def apply_override(data: dict, dotted: str, value: Any, where: _Where, loc: tuple) -> tuple:
     """Set ``dotted`` in ``data`` to a copy of ``value``; every step but the last must exist."""
     parts = dotted.split(".")

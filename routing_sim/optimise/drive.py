@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from pathlib import Path
@@ -39,12 +38,9 @@ def load_cases(path: Path, overrides: Point, seed: int | None) -> tuple[str, int
 
 
 def _with(data: dict, overrides: Point) -> dict:
-    from routing_sim.experiments.resolve import _Where, apply_override
+    from routing_sim.experiments.resolve import with_overrides
 
-    data = copy.deepcopy(data)
-    for dotted, value in overrides.items():
-        apply_override(data, dotted, value, _Where("<--set>", {}), (dotted,))
-    return data
+    return with_overrides(data, overrides)
 
 
 def headcount_limits(spec: list[str] | None, pools: list[str], base: dict[str, int], factor: float,
