@@ -218,10 +218,10 @@ class Fast:
         self.out = out
         self.horizon = model.horizon
         self.n_stages = len(model.stages)
-        self.node_of, edges = node_graph(model)
+        node_of, edges = node_graph(model)
         self.order = components(edges)
         self.n_pools = len(model.codes.pools)
-        self.node_of_array = np.array(self.node_of, dtype=np.int64)
+        self.node_of = np.array(node_of, dtype=np.int64)  # per stage, its node
         self.pools = [PoolLoop(points) for points in model.calendars]
         self.held: dict[int, list] = {}  # serial -> [plan, visits of it waiting in pool queues]
         self.serial_of: dict[int, int] = {}
@@ -246,7 +246,7 @@ class Fast:
 
     def _arrive(self, plan: Plan, visits: np.ndarray, times: np.ndarray) -> None:
         """Visits ``visits`` of ``plan`` reach their stages at ``times``."""
-        nodes = self.node_of_array[plan.stage[visits]]
+        nodes = self.node_of[plan.stage[visits]]
         for node in np.unique(nodes).tolist():
             sel = nodes == node
             self.pending[node].append((plan, visits[sel], times[sel]))

@@ -44,6 +44,7 @@ class Output:
 
     def finished_many(self, plan: Plan, rows: np.ndarray, visit: np.ndarray, ended: np.ndarray,
                       outcome: np.ndarray) -> None:
+        """Entities ``rows`` of ``plan`` reached ``outcome`` at ``ended``, the end of ``visit`` (arrays)."""
         self.chunks.append((plan, rows, visit, ended, outcome))
 
     def flush(self, until: float) -> None:

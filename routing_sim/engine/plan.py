@@ -50,14 +50,13 @@ class StageRules:
 class Plan:
     """A cohort's entities, their visits and their descendants, planned; times filled in by an executor."""
 
-    def __init__(self, entities: Cohort, visit_entity: np.ndarray, visit_stage: np.ndarray, visit_number: np.ndarray,
+    def __init__(self, entities: Cohort, visit_entity: np.ndarray, visit_stage: np.ndarray,
                  duration: np.ndarray, cls: np.ndarray, nxt: np.ndarray, attrs: np.ndarray,
                  child_parent_visit: np.ndarray, child_delay: np.ndarray, n_children: int):
         self.E = entities
         n = len(entities)
-        self.visit_entity = visit_entity
+        self.visit_entity = visit_entity  # an entity's visits are contiguous, in path order
         self.stage = visit_stage
-        self.number = visit_number
         self.duration = duration
         self.cls = cls
         self.next = nxt
@@ -108,9 +107,9 @@ class Plan:
         children = rows[rows >= self.first_child] - self.first_child
         parent_visit = self.child_parent_visit[children]
         parent_visit = np.where(parent_visit >= 0, visit_map[np.maximum(parent_visit, 0)], -1)
-        plan = Plan(entities, row_map[self.visit_entity[visits]], self.stage[visits], self.number[visits],
-                    self.duration[visits], self.cls[visits], self.next[visits], self.attrs[visits], parent_visit,
-                    self.child_delay[children], children.size)
+        plan = Plan(entities, row_map[self.visit_entity[visits]], self.stage[visits], self.duration[visits],
+                    self.cls[visits], self.next[visits], self.attrs[visits], parent_visit, self.child_delay[children],
+                    children.size)
         plan.enter, plan.start, plan.end = self.enter[visits], self.start[visits], self.end[visits]
         return plan, row_map, visit_map
 
@@ -147,7 +146,7 @@ class Planner:
         position[order] = np.arange(order.size)
         parent_visit = position[np.concatenate(child_parent)] if child_parent else np.empty(0, dtype=np.int64)
         delays = np.concatenate(child_delay) if child_delay else np.empty(0)
-        return Plan(entities, entity[order], stage[order].astype(np.int32), number[order], duration[order],
+        return Plan(entities, entity[order], stage[order].astype(np.int32), duration[order],
                     cls[order].astype(np.int16), nxt[order].astype(np.int32), attrs[order], parent_visit, delays,
                     n_children)
 
