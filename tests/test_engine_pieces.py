@@ -190,10 +190,10 @@ def test_first_and_later_visits_route_with_the_same_probabilities(base_config):
 
 
 def test_period_is_whole_days_from_one_to_seven_and_shrinks_with_volume():
-    from routing_sim.engine.build import period_hours as front_period
+    from routing_sim.engine.build import period_hours
 
     year = 8760.0
-    periods = [front_period(n, year) for n in (0, 1e3, 7e5, 2e6, 5e6, 1.7e7, 3.6e7)]
+    periods = [period_hours(n, year) for n in (0, 1e3, 7e5, 2e6, 5e6, 1.7e7, 3.6e7)]
     assert all(p % 24 == 0 and 24 <= p <= 7 * 24 for p in periods)
     assert periods == sorted(periods, reverse=True)
     assert periods[2] == 7 * 24 and periods[-2] == 24  # the EU 2019 volume, the global one
