@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from routing_sim import kpis
-from routing_sim.kpis import Columns, Groups, Percentiles, sortable, unsortable
+from routing_sim.kpis import columns as kpi_columns
+from routing_sim.kpis.columns import Columns
+from routing_sim.kpis.percentiles import Groups, Percentiles, sortable, unsortable
 
 floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
@@ -57,21 +58,20 @@ def test_percentiles_in_passes_are_numpy_percentile(groups, seed, chunk, collect
 
     def pieces(wanted=None):
         for lo in range(0, flat.size, chunk):
-            g, v = group[lo:lo + chunk], flat[lo:lo + chunk]
-            for k in np.unique(g).tolist():
-                yield k, v[g == k]
+            yield group[lo:lo + chunk], flat[lo:lo + chunk]
 
-    summary = Groups()
+    summary = Groups(len(values))
     for k, v in pieces():
         summary.add(k, v)
     finder = Percentiles(summary)
-    finder.COLLECT, finder.BINS, finder.BUDGET = collect, bins, collect
+    finder.COLLECT, finder.SPLIT, finder.BUDGET = collect, bins, collect
     found = finder.run(pieces)
+    totals = summary.totals()
     for g, v in enumerate(values):
-        assert summary.counts.get(g, 0) == v.size
+        assert summary.counts[g] == v.size
         if v.size:
             assert found[g] == np.percentile(v, [50, 90, 99]).tolist(), (groups[g], g)
-            assert summary.sums.total(g) == pytest.approx(v.sum(), rel=1e-12, abs=1e-12)
+            assert totals[g] == pytest.approx(v.sum(), rel=1e-12, abs=1e-12)
         else:
             assert g not in found
 
@@ -81,8 +81,8 @@ def test_percentiles_in_passes_are_numpy_percentile(groups, seed, chunk, collect
 def test_chunks_are_cut_at_the_same_rows_from_parquet_and_from_memory(tmp_path_factory, batch_sizes, chunk_rows):
     """The same rows come out in the same chunks from a Parquet file (row group by row group) and
     from a table in memory (batch by batch), so sums over chunks agree to the last bit."""
-    original = kpis.CHUNK
-    kpis.CHUNK = chunk_rows
+    original = kpi_columns.CHUNK
+    kpi_columns.CHUNK = chunk_rows
     try:
         schema = pa.schema([("x", pa.float64()), ("k", pa.int32())])
         start = np.cumsum([0, *batch_sizes])
@@ -97,7 +97,7 @@ def test_chunks_are_cut_at_the_same_rows_from_parquet_and_from_memory(tmp_path_f
         from_memory = list(Columns.of_table(table).chunks(["x", "k"]))
         from_file = list(Columns.of_parquet(path).chunks(["k", "x"]))
     finally:
-        kpis.CHUNK = original
+        kpi_columns.CHUNK = original
     assert [c["x"].size for c in from_memory] == [c["x"].size for c in from_file]
     assert all(c["x"].size == chunk_rows for c in from_memory[:-1])
     assert sum(c["x"].size for c in from_memory) == sum(batch_sizes)

@@ -1,0 +1,23 @@
+"""When each entity first reached a point of its path, from the visit rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from routing_sim.codes import Codes
+
+
+def point_times(point: str, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray]) -> np.ndarray:
+    """Time each entity (row of ``ents``) first reached a point (``arrival`` or
+    ``stage.enter|start|end``), from the visit rows (the entity rows carry the deadlines' points
+    as ``mark.*``); NaN if never."""
+    if point == "arrival":
+        return np.asarray(ents["created"], dtype=float).copy()
+    stage, which = point.split(".")
+    mask = (v["stage"] == codes.stages.index(stage)) & ~np.isnan(v[which])
+    by_id = np.argsort(ents["entity"])
+    rows = by_id[np.searchsorted(ents["entity"][by_id], v["entity"][mask])]
+    times = np.full(ents["entity"].size, np.inf)
+    np.minimum.at(times, rows, v[which][mask])
+    times[np.isinf(times)] = np.nan
+    return times
