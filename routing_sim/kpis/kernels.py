@@ -25,14 +25,14 @@ def _key(bits: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def _first_bin(key: np.uint64, first: int, bins: int) -> int:
-    b = np.int64(key >> np.uint64(48)) - first
+def _first_bin(key: np.uint64, top: int, first: int, bins: int) -> int:
+    b = np.int64(key >> np.uint64(top)) - first
     return 0 if b < 0 else (bins - 1 if b >= bins else b)
 
 
 @numba.njit(cache=True, nogil=True)
 def accumulate(group: np.ndarray, bits: np.ndarray, values: np.ndarray, counts: np.ndarray, sums: np.ndarray,
-               low: np.ndarray, high: np.ndarray, hist: np.ndarray, first: int, bins: int) -> None:
+               low: np.ndarray, high: np.ndarray, hist: np.ndarray, top: int, first: int, bins: int) -> None:
     """Add one chunk to each group's count, sum (in value order), key range and first-pass bins."""
     for i in range(values.size):
         g = group[i]
@@ -43,13 +43,13 @@ def accumulate(group: np.ndarray, bits: np.ndarray, values: np.ndarray, counts: 
             low[g] = key
         if key > high[g]:
             high[g] = key
-        hist[g * bins + _first_bin(key, first, bins)] += 1
+        hist[g * bins + _first_bin(key, top, first, bins)] += 1
 
 
 @numba.njit(cache=True, nogil=True)
 def locate(group: np.ndarray, bits: np.ndarray, table: np.ndarray, first_cell: np.ndarray, in_slot: np.ndarray,
            cell_low: np.ndarray, cell_high: np.ndarray, collect: np.ndarray, row: np.ndarray, shift: np.ndarray,
-           split: int, hist: np.ndarray, bin_low: np.ndarray, bin_high: np.ndarray, first: int,
+           split: int, hist: np.ndarray, bin_low: np.ndarray, bin_high: np.ndarray, top: int, first: int,
            bins: int) -> np.ndarray:
     """One pass of the percentile search over a chunk. Each value's first-pass bin is looked up in
     ``table`` (the slot of the cells in that bin, -1: none), whose cells are tried in turn. A value
@@ -59,7 +59,7 @@ def locate(group: np.ndarray, bits: np.ndarray, table: np.ndarray, first_cell: n
     out = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         key = _key(bits[i])
-        at = table[np.int64(group[i]) * bins + _first_bin(key, first, bins)]
+        at = table[np.int64(group[i]) * bins + _first_bin(key, top, first, bins)]
         if at < 0:
             continue
         for c in range(first_cell[at], first_cell[at] + in_slot[at]):

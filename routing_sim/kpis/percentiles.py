@@ -3,7 +3,7 @@
 The values arrive as chunks of ``(group, value)`` pairs: two arrays, the group a dense integer in
 ``[0, size)``. :class:`Groups` takes each chunk once and keeps, per group, the count, the sum, the
 range and a histogram over the leading bits of each value's sortable key (sign, exponent and four
-bits of mantissa: bins a sixteenth of an octave wide). :class:`Percentiles` then finds the 50th,
+bits of mantissa: bins 1/256 of an octave wide). :class:`Percentiles` then finds the 50th,
 90th and 99th percentiles exactly as ``numpy.percentile`` gives them: the histogram says which bin
 holds each order statistic, and further passes over the values (usually one) collect the values of
 that bin, or split it again when it holds too many.
@@ -22,12 +22,13 @@ import numpy as np
 
 QUANTILES = np.true_divide(np.array([50.0, 90.0, 99.0]), 100)  # as numpy.percentile divides q
 SIGN = np.uint64(1 << 63)
-TOP = np.uint64(48)
-"""Sortable keys are binned by their leading 16 bits: sign, 11 bits of exponent, 4 of mantissa."""
-FIRST = (1 << 15) + (983 << 4)
+TOP = 44
+"""Sortable keys are binned by their leading 20 bits: sign, 11 bits of exponent, 8 of mantissa."""
+FIRST = (1 << 19) + (983 << 8)
 """The leading bits of the first bin: 2^-40 (values below, zero and negatives share bin 0)."""
-BINS = 1 << 11
-"""Bins per group in the first pass: up to 2^88 (values above share the last bin)."""
+BINS = 1 << 14
+"""Bins per group in the first pass, each 1/256 of an octave wide: up to 2^24 (values above
+share the last bin)."""
 
 
 def numpy_ranks(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,13 +67,13 @@ def unsortable(keys: np.ndarray | int) -> np.ndarray:
 
 def first_bin(keys: np.ndarray) -> np.ndarray:
     """The first pass's bin of each key (0 to :data:`BINS` - 1)."""
-    return np.clip((keys >> TOP).astype(np.int64) - FIRST, 0, BINS - 1)
+    return np.clip((keys >> np.uint64(TOP)).astype(np.int64) - FIRST, 0, BINS - 1)
 
 
 def bin_range(b: int) -> tuple[int, int]:
     """The lowest and highest key of a first-pass bin."""
-    low = 0 if b == 0 else (b + FIRST) << 48
-    high = (1 << 64) - 1 if b == BINS - 1 else ((b + 1 + FIRST) << 48) - 1
+    low = 0 if b == 0 else (b + FIRST) << TOP
+    high = (1 << 64) - 1 if b == BINS - 1 else ((b + 1 + FIRST) << TOP) - 1
     return low, high
 
 
@@ -98,7 +99,7 @@ class Groups:
         values = np.ascontiguousarray(values, dtype=np.float64)
         sums = np.zeros(self.size)
         accumulate(np.ascontiguousarray(group), values.view(np.uint64), values, self.counts, sums,
-                   self.low, self.high, self.hist, FIRST, BINS)
+                   self.low, self.high, self.hist, TOP, FIRST, BINS)
         self.partial_sums.append(sums)
 
     def totals(self) -> np.ndarray:
@@ -127,16 +128,15 @@ class Percentiles:
     ``numpy.percentile`` gives them, in memory that does not grow with the number of values.
 
     Each order statistic needed starts in the first-pass bin that holds it (narrowed to the group's
-    range). Each further pass over the values settles or narrows every range still open: ranges
-    of at most :attr:`COLLECT` values, and the smallest ones up to :attr:`BUDGET` values in all,
-    are collected and the statistic picked with ``np.partition``; a larger range is split into
-    :attr:`SPLIT` bins, and the bin holding the statistic, narrowed to the keys actually in it, is
-    the next range (settled when its keys are all equal). Ranges of one group are disjoint or the
-    same."""
+    range). Each further pass over the values settles or narrows every range still open: the
+    smallest ranges, up to :attr:`BUDGET` values in all, are collected and the statistic picked
+    with ``np.partition``; any other range is split into :attr:`SPLIT` bins, and the bin holding
+    the statistic, narrowed to the keys actually in it, is the next range (settled when its keys
+    are all equal). Ranges of one group are disjoint or the same. Memory stays bounded by the
+    budget, whatever the number of values."""
 
     SPLIT = 4096
-    COLLECT = 1 << 20
-    BUDGET = 1 << 23  # 64 MB of collected values
+    BUDGET = 1 << 22  # 48 MB of collected values and their cells
 
     def __init__(self, groups: Groups):
         self.plan: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -186,7 +186,6 @@ class Percentiles:
         order = np.argsort(sizes, kind="stable")
         collect = np.zeros(n_cells, dtype=bool)
         collect[order] = np.cumsum(sizes[order]) <= self.BUDGET
-        collect |= sizes <= self.COLLECT
         split = self.SPLIT
         shift = np.array([max(0, (high - low).bit_length() - split.bit_length() + 1) for _, low, high in cells],
                          dtype=np.uint64)
@@ -210,7 +209,7 @@ class Percentiles:
             if not keep.all():
                 group, vals = group[keep], vals[keep]
             cell = locate(group, vals.view(np.uint64), table, first_cell, in_slot, cell_low, cell_high, collect,
-                          row, shift, split, hist, bin_low, bin_high, FIRST, BINS)
+                          row, shift, split, hist, bin_low, bin_high, TOP, FIRST, BINS)
             gather = cell >= 0
             taken_cells.append(cell[gather])
             taken_values.append(vals[gather])
