@@ -69,7 +69,7 @@ def test_assumptions_pair_values_with_their_source_comments(eu_run: Path):
     html = (eu_run / "report.html").read_text(encoding="utf-8")
     row = re.search(r"<tr><td>sources\.dominant_provider\.rate</td><td>681500/year</td><td>([^<]*)</td>"
                     r"<td>eu-centre-2019\.yaml:\d+</td></tr>", html)
-    assert row and "COM(2020) 607 (P)" in row.group(1)
+    assert row and "[S-COM607-2019-EU-REPORTS] (P)" in row.group(1)
     horizon = re.search(r"<tr><td>time\.horizon</td><td>3d</td><td>([^<]*)</td><td>eu-short\.yaml:4</td>", html)
     assert horizon and "short, so the tests stay fast" in horizon.group(1)
     assert "Notes in eu-centre-2019.yaml" in html and "Key assumptions" in html
