@@ -21,8 +21,11 @@ from routing_sim.yamlio import read_yaml
 
 SKIPPED_KEYS = {"description", "question", "name", "extends"}
 SKIPPED_SECTIONS = {"outcomes"}  # descriptions of outcomes, not parameters
-SOURCE_TAGS = (("assumption", re.compile(r"^assumption", re.I)),
-               ("reference", re.compile(r"reference-data|\((?:P|S|D)(?:, ?[PSD])*\)|^D:")))
+SOURCE_TAGS = (("assumption", re.compile(r"\bassumption\b", re.I)),
+               ("reference", re.compile(r"\[S-[A-Z0-9-]+\]|\((?:P|S|D)(?:, ?[PSD])*\)|^D:")))
+"""A comment that says "assumption" anywhere counts as one (a published figure used beyond what
+it measures, such as a global share used for the EU, is an assumption); otherwise a source id of
+docs/sources.md (or a quality mark) makes it a reference."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Parameter:
 
     @property
     def source_kind(self) -> str:
-        """``reference`` (a row of the reference data), ``assumption``, ``other`` or ``none``."""
+        """``reference`` (a figure of docs/sources.md), ``assumption``, ``other`` or ``none``."""
         if not self.comment:
             return "none"
         for kind, pattern in SOURCE_TAGS:
