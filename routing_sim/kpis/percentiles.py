@@ -136,7 +136,7 @@ class Percentiles:
     budget, whatever the number of values."""
 
     SPLIT = 4096
-    BUDGET = 1 << 22  # 48 MB of collected values and their cells
+    BUDGET = 1 << 20  # 48 MB of collected values and their cells
 
     def __init__(self, groups: Groups):
         self.plan: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
