@@ -232,6 +232,7 @@ def _simulate_into(cfg: ProcessConfig, seed: int, folder: Path, manifest: dict, 
     }
     manifest["engine"] = {"executor": summary.engine, "why": summary.engine_reason,
                           "simpy_events": summary.events if summary.engine == "simpy" else None}
+    manifest["streams"] = summary.streams
     manifest["simulation_seconds"] = round(sim_seconds, 3)
     manifest["arrivals_per_second"] = round(arrived / sim_seconds, 1) if sim_seconds > 0 else None
     write_json(folder / "kpis.json", kpis)

@@ -4,7 +4,7 @@ read it, so the statistics need not import the engine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -30,3 +30,4 @@ class SimulationSummary:
     entities_written: int
     engine: str = "simpy"  # the executor that ran
     engine_reason: str = ""
+    streams: list[str] = field(default_factory=list)  # the named random streams the rules drew from

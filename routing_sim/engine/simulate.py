@@ -121,6 +121,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
         entities_written=out.entities_written,
         engine=name,
         engine_reason=reason,
+        streams=sorted(model.streams.names),
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from routing_sim.engine.build import build
 from routing_sim.report.comments import Parameter
 from routing_sim.report.study import Study, flatten
 
@@ -129,11 +128,13 @@ def implementation(study: Study) -> list[Row]:
     packages = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items())
     software = (f"Python {env.get('python')}; routing-sim {env.get('routing_sim')} (git {env.get('git_revision')}); "
                 f"{packages}.")
-    names = build(study.base.cfg, seed=run.key[0]).streams.names
-    sampling = (f"{len(names)} numpy PCG64 generators, one per purpose, each seeded with "
-                "SeedSequence(entropy=root seed, spawn_key=(replication, 4 words of sha256(stream name))): adding "
-                "a stage or changing staffing leaves every other stream unchanged (common random numbers). Streams: "
-                + ", ".join(sorted(names)) + ".")
+    names = run.manifest.get("streams") or []
+    sampling = ("Counter-based: every draw is a pure function of (root seed, replication, stream, entity id, "
+                "draw number), SplitMix64 hashed to a uniform strictly inside (0, 1); a spawned entity's id derives "
+                "from its parent's. Draws do not depend on event order or on the executor, and adding a stage or "
+                "changing staffing leaves every other draw unchanged (common random numbers). "
+                + (f"{len(names)} named streams: " + ", ".join(names) + "." if names else
+                   "The stream names are recorded in each run folder's manifest."))
     timing = [f"{v.name} seed {r.key[0]}: {r.manifest.get('wall_time_s')} s wall, "
               f"{r.manifest.get('simulation_seconds')} s simulating, "
               f"{flatten(r.manifest.get('counts', {})).get('events', 0):,.0f} events, started "
@@ -141,11 +142,24 @@ def implementation(study: Study) -> list[Row]:
               for v in study.variants for r in v.runs if r.manifest.get("wall_time_s") is not None][:12]
     return [("5.1", "Software or programming language", software),
             ("5.2", "Random sampling", sampling),
-            ("5.3", "Model execution", "Discrete-event simulation on SimPy (event scheduling, one event queue, "
-             "serial); records are written in columnar batches and the KPIs computed from them after the run. "
+            ("5.3", "Model execution", "Discrete-event simulation. The rules (durations, decisions, routes, "
+             "spawns) are evaluated ahead for each period's arrivals; an executor then finds the times: SimPy's "
+             "event queue (the reference, any process) or, where the pools form an acyclic graph, one compiled loop "
+             "per pool in topological order; both give the same records. " + _executors(study) + " Records are "
+             "written in columnar batches and the KPIs computed from them after the run. "
              + ("Runs: " + "; ".join(timing) + "." if timing else "Task records hold no run times (by design, so "
                                                                     "that the same results give the same bytes).")),
             ("5.4", "System specification", f"{env.get('platform')}, {env.get('machine')}, {env.get('cpus')} CPUs.")]
+
+
+def _executors(study: Study) -> str:
+    """Which executor ran, as the run manifests say."""
+    ran = collections.Counter(
+        f"{r.manifest['engine'].get('executor')} ({r.manifest['engine'].get('why')})"
+        for v in study.variants for r in v.runs if isinstance(r.manifest.get("engine"), dict))
+    if not ran:
+        return "The executor is recorded in each run folder's manifest."
+    return "Executor: " + "; ".join(f"{name}, {n} run(s)" for name, n in sorted(ran.items())) + "."
 
 
 def _sharing(study: Study) -> str:
