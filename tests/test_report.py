@@ -162,7 +162,7 @@ def test_deadline_times_from_marks_equal_those_from_visits(eu_run: Path, tmp_pat
     import pyarrow.parquet as pq
 
     from routing_sim.report import measures
-    from routing_sim.report.study import load_study
+    from routing_sim.report.load import load_study
 
     old = tmp_path / "old"
     shutil.copytree(eu_run, old)

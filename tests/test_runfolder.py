@@ -192,7 +192,7 @@ def test_json_files_are_standard_json_with_null_for_missing_figures(tmp_path):
     """kpis.json held bare NaN tokens, which strict parsers (browsers, Go, serde) reject: an undefined
     figure (a percentile of a stage nobody reached) is now null, and the report reads it as missing."""
     from routing_sim.loader import load_data
-    from routing_sim.report.study import load_study
+    from routing_sim.report.load import load_study
 
     data, _ = load_data(Path(__file__).resolve().parent.parent / "configs" / "eu-centre-2019.yaml")
     data["time"]["horizon"] = "2d"  # no complaint is decided in two days: its figures are undefined

@@ -148,13 +148,9 @@ def read_json(path: Path) -> dict[str, Any]:
     return read_mapping(path)
 
 
-def load_study(folder: Path, baseline: str | None = None) -> Study:
-    """Read a run folder, a folder of run folders or an experiment folder; raise RunError if none."""
+def load_run_study(folder: Path, baseline: str | None = None) -> Study:
+    """Read a run folder or a folder of run folders; raise RunError if there is none."""
     folder = Path(folder)
-    if (folder / "experiment.json").is_file():
-        from routing_sim.report.experiment import load_experiment_study
-
-        return load_experiment_study(folder, baseline)
     manifests = [folder / "manifest.json"] if (folder / "manifest.json").is_file() else sorted(
         list(folder.glob("*/manifest.json")) + list(folder.glob("*/*/manifest.json")))
     runs = [m.parent for m in manifests if not m.parent.name.startswith(".")]
