@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean golden
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check routing_sim tests benchmarks
 	$(PY) -m pytest
+
+# after a deliberate change of the model's figures: rewrite tests/golden/*.kpis.json, print what moved
+golden: $(STAMP)
+	$(PY) -m tests.golden.regenerate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
