@@ -17,7 +17,7 @@ import numpy as np
 from routing_sim.codes import Codes
 from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.percentiles import Groups, describe_all
-from routing_sim.kpis.tallies import select, selection_columns
+from routing_sim.kpis.tallies import EntityFigures, select, selection_columns
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.units import parse_duration
 
@@ -79,10 +79,15 @@ class Path:
         return ",".join(reversed(parts))
 
 
-def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon: float) -> dict[str, Any]:
+def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon: float,
+                   also: EntityFigures | None = None) -> dict[str, Any]:
     """Share of entities that reach ``end`` within the target after ``start``, with percentiles of
-    the time taken, for each deadline as a whole and by its breakdown."""
+    the time taken, for each deadline as a whole and by its breakdown. ``also`` gets every chunk of
+    the first pass (which then reads its columns too): one read of the table serves both."""
     if not cfg.deadlines:
+        if also is not None:
+            for chunk in entities.chunks(sorted(also.columns)):
+                also.add(chunk)
         return {}
     paths: dict[tuple, Path] = {}
     for d in cfg.deadlines.values():
@@ -97,6 +102,7 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
     deadlines = [(name, d, paths[Path.signature(d)], parse_duration(d.within)) for name, d in cfg.deadlines.items()]
     figures = [np.zeros((path.keys(tuple(d.by)), len(FIGURES)), dtype=np.int64) for _, d, path, _ in deadlines]
     columns = sorted(set().union(*(path.columns() for path in paths.values())))
+    first_columns = sorted(set(columns) | (also.columns if also is not None else set()))
 
     def elapsed(chunk: dict[str, np.ndarray]) -> Iterator[tuple[Path, dict, np.ndarray, np.ndarray]]:
         for path in paths.values():
@@ -116,7 +122,9 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
     groups = Groups(size)
 
     def first_pass() -> Iterator[dict[str, np.ndarray]]:
-        for chunk in entities.chunks(columns):
+        for chunk in entities.chunks(first_columns):
+            if also is not None:
+                also.add(chunk)
             for path, rows, done, gap in elapsed(chunk):
                 pending = ~done & rows["open"]
                 for i, (_, d, p, target) in enumerate(deadlines):

@@ -7,7 +7,6 @@ The golden KPIs are those of :data:`CONFIG` at its own seed on the default execu
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
