@@ -38,7 +38,7 @@ from routing_sim.model.process import Always, ProcessConfig
 from routing_sim.stats import t_interval
 from routing_sim.units import parse_duration, parse_rate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 TEXTBOOK = CONFIGS / "textbook"
 EU_CONFIG = CONFIGS / "eu-centre-2019.yaml"
@@ -625,6 +625,3 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
