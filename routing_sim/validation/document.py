@@ -43,7 +43,7 @@ def report(progress: Callable[[str], None] = lambda _: None) -> str:
         ".venv/bin/python -m routing_sim.validation --out docs/validation.md",
         "```",
         "",
-        "The figures below come from `routing_sim/validation.py`, which the tests "
+        "The figures below come from the package `routing_sim/validation/`, which the tests "
         "(`tests/test_validation.py`, marker `validation`) call with the same settings. Every "
         "run is deterministic (fixed root seed, replication index r = 0, 1, ...), so the file "
         "only changes when the engine or a config changes. The runs use the reference executor "
