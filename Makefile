@@ -2,12 +2,13 @@
 #   make run   - one replication of the shipped EU Centre baseline (configs/eu-centre-2019.yaml),
 #                then its report.html (figures, KPIs, assumptions, STRESS-DES) in the run's folder
 #   make test  - the whole test suite, statistical validation included
+#   make check - the quick loop while working: lint and the fast unit tests (about a minute)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean golden
+.PHONY: run test check venv clean golden
 
 venv: $(STAMP)
 
@@ -27,6 +28,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check routing_sim tests benchmarks
 	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m ruff check routing_sim tests benchmarks
+	$(PY) -m pytest -q -m "unit and not slow"
 
 # after a deliberate change of the model's figures: rewrite tests/golden/*.kpis.json, print what moved
 golden: $(STAMP)

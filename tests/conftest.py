@@ -1,4 +1,5 @@
-"""Shared fixtures: a small valid config as a dict, and a helper to write YAML files."""
+"""Shared fixtures: a small valid config as a dict, and a helper to write YAML files; the kind of
+each test as a marker (``make check`` runs the quick kinds)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,17 @@ def write_yaml(tmp_path: Path):
         return path
 
     return write
+
+
+KIND_OF_MODULE = {"test_validation": "validation", "test_queueing": "validation", "test_report_browser": "browser"}
+"""Modules whose every test is of one kind; elsewhere a hypothesis test is a property test and
+any other a unit test."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+        function = getattr(item, "function", None)
+        kind = KIND_OF_MODULE.get(module) or (
+            "property" if getattr(function, "is_hypothesis_test", False) else "unit")
+        item.add_marker(kind)

@@ -63,6 +63,7 @@ def test_csv_has_the_standard_columns_and_an_event_per_visit_start_and_end(eu_lo
     assert stamps == sorted(stamps) and case0[0]["lifecycle:transition"] == "start"
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Install the optional requirement:UserWarning")
 def test_pm4py_reads_csv_and_xes_and_finds_the_pipeline_in_order(eu_log: Path):
     pm4py = need("pm4py")

@@ -65,7 +65,8 @@ def shortened(path: Path, days: int) -> Any:
     return cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon": f"{days}d"})})
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.parent.name == "configs" else p
+                                  for p in SHIPPED], ids=lambda p: p.stem)
 def test_both_executors_write_the_same_tables_and_kpis_for_every_shipped_config(path):
     cfg = shortened(path, 45)
     applies, why = fast_applies(build(cfg))
@@ -135,6 +136,7 @@ def test_auto_picks_fast_for_acyclic_pools_and_simpy_for_a_cycle():
     assert jackson.summary.engine == "simpy" and "cycle" in jackson.summary.engine_reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["eu-centre-2019", "eu-centre-ramp-up-2025-2030"])
 def test_compacting_plans_changes_nothing(name, monkeypatch):
     """The fast executor copies mostly-done plans into smaller ones (memory follows the work in

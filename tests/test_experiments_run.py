@@ -126,6 +126,7 @@ def group_gone(pgid: int, timeout: float = 15.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_driver_then_resume_gives_identical_results(tmp_path):
     exp = experiment(tmp_path, horizon="200d", replications=8, warmup="2d")
     out = tmp_path / "results"
@@ -175,6 +176,7 @@ def pool_workers(driver: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_the_driver_survives_a_killed_worker(tmp_path):
     exp = experiment(tmp_path, name="worker-kill", horizon="200d", replications=6)
     out = tmp_path / "results"
@@ -286,6 +288,7 @@ def test_the_progress_bar_counts_each_round_against_its_own_total():
     assert "18 tasks already done by an earlier run (skipped), 30 to run" in shown
 
 
+@pytest.mark.slow
 def test_a_real_dask_cluster_survives_a_killed_worker_and_gives_the_serial_bytes(tmp_path):
     """A scheduler and two worker processes on 127.0.0.1, as a user would start them; the experiment
     runs through `routing-sim run ... --dask tcp://...`; one worker is killed while tasks run; the

@@ -64,6 +64,7 @@ def values(folder: Path, kpi: str) -> dict[str, list[float]]:
             for v in plan["variants"]}
 
 
+@pytest.mark.slow
 def test_intervals_cover_a_known_mean_and_a_known_difference(tmp_path):
     """300 replications of two arrival rates, cut into 60 experiments of 5: each 95 % interval
     (mean, and paired difference) should cover the exact value about 57 times in 60."""

@@ -230,6 +230,7 @@ def test_mutated_configs_written_as_yaml(folder, data, flow):
     validate_via_cli(write(folder, dump(data, flow, True)))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=15)
 @given(depth=st.integers(60, 3000), flow=st.booleans(), mapping=st.booleans())
 def test_deep_nesting_is_refused_quickly(folder, depth, flow, mapping):
@@ -495,6 +496,7 @@ def test_error_lines_carry_no_terminal_control_sequences(folder):
     assert "\x1b" not in result.stderr, repr(result.stderr)
 
 
+@pytest.mark.slow
 def test_file_under_the_size_cap_with_many_unknown_keys_is_rejected_quickly(tmp_path):
     """loader._reason: every unknown field rebuilds the list of known field names
     (``_known_fields`` walks every model, ~4 ms) and runs difflib over it, and every problem
