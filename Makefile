@@ -1,40 +1,53 @@
-# Two entry points; both create or reuse the local virtual environment .venv.
+# Entry points; each creates or reuses the local virtual environment .venv.
 #   make run   - one replication of the shipped EU Centre baseline (configs/eu-centre-2019.yaml),
-#                then its report.html (figures, KPIs, assumptions, STRESS-DES) in the run's folder
-#   make test  - the whole test suite, statistical validation included
+#                then its report.html (figures, KPIs, assumptions, STRESS-DES) in the run's folder;
+#                installs what running needs only (pip install -e .)
+#   make test  - ruff, then the whole test suite, statistical validation included; adds the test
+#                extras (pip install -e '.[test]')
 #   make check - the quick loop while working: lint and the fast unit tests (about a minute)
+#
+# Two stamps in .venv record what is installed, each newer than pyproject.toml when current:
+#   .installed-run   the package and its runtime dependencies
+#   .installed-test  the test extras on top (made after .installed-run, so `make test` after
+#                    `make run` only adds the extras, and `make run` after `make test` installs nothing)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test check venv clean golden
+.PHONY: run test check venv-run venv-test golden clean
 
-venv: $(STAMP)
+venv-run: $(RUN_STAMP)
+venv-test: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $@
 
 # `routing-sim run` prints `results: <folder>` last; the report is written into that folder.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	@$(VENV)/bin/routing-sim run configs/eu-centre-2019.yaml > $(VENV)/last-run.txt || \
 	  { status=$$?; cat $(VENV)/last-run.txt; exit $$status; }
 	@cat $(VENV)/last-run.txt
 	$(VENV)/bin/routing-sim report "$$(sed -n 's/^results: //p' $(VENV)/last-run.txt | tail -n 1)"
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m ruff check routing_sim tests benchmarks
 	$(PY) -m pytest
 
-check: $(STAMP)
+check: $(TEST_STAMP)
 	$(PY) -m ruff check routing_sim tests benchmarks
 	$(PY) -m pytest -q -m "unit and not slow"
 
 # after a deliberate change of the model's figures: rewrite tests/golden/*.kpis.json, print what moved
-golden: $(STAMP)
+golden: $(RUN_STAMP)
 	$(PY) -m tests.golden.regenerate
 
 clean:
