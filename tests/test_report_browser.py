@@ -3,16 +3,15 @@
 It finds the KPI table and every figure (each image decoded, with a size), the console shows no
 error, and a full-page screenshot is saved under the test's temporary folder (``report.png``).
 
-Chromium comes from Debian's packages ``chromium`` and ``chromium-driver``; when they are missing the
-session fixture installs them with apt-get (as root, as in CI). Elsewhere, without root, the test is
-skipped, except under CI, where a browser that cannot be installed fails it.
+Chromium comes from Debian's packages ``chromium`` and ``chromium-driver``, which ``make test`` installs
+with apt-get when they are missing and it runs as root (as in CI). Where they are missing the test is
+skipped, except under CI, where a missing browser fails it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from routing_sim import logs
 from routing_sim.report import write_report
 from tests.reporting import need, run, small
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars")
@@ -36,16 +34,13 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def chromium() -> tuple[Path, Path]:
-    """Chromium and its driver, installed from Debian's packages if missing (needs root)."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if not shutil.which("apt-get") or os.geteuid() != 0:
-            _unavailable("chromium and chromium-driver are not installed, and apt-get cannot run here as root")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium", "chromium-driver"]):
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-            if done.returncode != 0:
-                _unavailable(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
-    return CHROMIUM, CHROMEDRIVER
+    """Chromium and its driver on PATH, from Debian's packages (``make test`` installs them as root)."""
+    found = {name: shutil.which(name) for name in ("chromium", "chromedriver")}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        _unavailable(f"{' and '.join(missing)} not on PATH: install Debian's chromium and chromium-driver "
+                     "(make test does, as root)")
+    return Path(found["chromium"]), Path(found["chromedriver"])
 
 
 @pytest.fixture
