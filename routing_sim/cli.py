@@ -62,7 +62,7 @@ def validate(
     from routing_sim.runfolder import resolved_config
     from routing_sim.yamlio import dump_yaml
 
-    from routing_sim.experiments.cli import is_experiment_file
+    from routing_sim.experiments.spec import is_experiment_file
     from routing_sim.experiments.resolve import load_experiment
 
     failed = False

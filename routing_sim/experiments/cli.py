@@ -35,6 +35,8 @@ def register(app: typer.Typer) -> None:
         horizon: str | None = typer.Option(None, "--horizon", help="Single runs: override time.horizon, e.g. 30d."),
     ) -> None:
         """Run one replication of a process config, or every task of an experiment file (rerun to resume)."""
+        from routing_sim.experiments.spec import is_experiment_file
+
         if not is_experiment_file(config):
             if workers != 1 or dask is not None:
                 _fail(EXIT_BAD_INPUT, f"{config}: --workers and --dask apply to experiment files only")
@@ -72,17 +74,6 @@ def _fail(code: int, message: str) -> None:
 
     err.print(message, markup=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def is_experiment_file(path: Path) -> bool:
-    from routing_sim.experiments.spec import is_experiment
-    from routing_sim.yamlio import read_yaml
-
-    try:
-        data, _ = read_yaml(path)
-    except Exception:  # noqa: BLE001 - not readable as an experiment: the process-config loader reports it
-        return False
-    return is_experiment(data)
 
 
 def run_experiment_command(path: Path, seed: int | None, results: Path, quiet: bool, workers: int,
