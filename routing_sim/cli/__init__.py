@@ -1,8 +1,6 @@
 """The ``routing-sim`` command line.
 
-Exit codes: 0 success, 1 a run failed, 2 bad input (config problems, bad
-options), 130 interrupted. Config problems print one line each, never a
-traceback.
+Exit codes, consoles and error printing: :mod:`routing_sim.cli.common`.
 """
 
 from __future__ import annotations
@@ -16,11 +14,11 @@ from typing import Any, Optional
 
 import structlog
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from routing_sim import logs
+from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, err, out, report_config_error
 from routing_sim.errors import ConfigError, RunError
 from routing_sim.loader import load_config
 from routing_sim.model.process import ProcessConfig
@@ -31,11 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Simulate case-routing processes (such as the proposed EU Centre's report handling) from YAML configs.",
 )
-out = Console(highlight=False, emoji=False, soft_wrap=True)  # lines meant for pipes never wrap; no emoji codes: ':100:' in 'file.yaml:100:' stays text
-err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
-
 
 @app.callback()
 def main_options(
@@ -46,11 +39,6 @@ def main_options(
         err.print(f"--log-level: must be one of {', '.join(logs.LEVELS)} (got {log_level!r})")
         raise typer.Exit(EXIT_BAD_INPUT)
     logs.configure(log_level, log_json)
-
-
-def _report_config_error(exc: ConfigError) -> None:
-    for problem in exc.problems:
-        err.print(str(problem), markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -74,7 +62,7 @@ def validate(
                 continue
             cfg = load_config(path)
         except ConfigError as exc:
-            _report_config_error(exc)
+            report_config_error(exc)
             failed = True
             continue
         if show:
@@ -115,7 +103,7 @@ def run(
     try:
         cfg = _config_with_overrides(config, set_, horizon)
     except ConfigError as exc:
-        _report_config_error(exc)
+        report_config_error(exc)
         raise typer.Exit(EXIT_BAD_INPUT)
     effective_seed = cfg.seed if seed is None else seed
     structlog.contextvars.bind_contextvars(config=cfg.name, seed=effective_seed)
@@ -134,7 +122,7 @@ def run(
         err.print(f"{config}: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     except ConfigError as exc:  # --out is not a usable folder
-        _report_config_error(exc)
+        report_config_error(exc)
         raise typer.Exit(EXIT_BAD_INPUT)
     except RunError as exc:
         log.error("run_failed", error=str(exc))

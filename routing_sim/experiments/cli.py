@@ -70,7 +70,7 @@ def _take_command(app: typer.Typer, name: str) -> Any:
 
 
 def _fail(code: int, message: str) -> None:
-    from routing_sim.cli import err
+    from routing_sim.cli.common import err
 
     err.print(message, markup=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -78,7 +78,7 @@ def _fail(code: int, message: str) -> None:
 
 def run_experiment_command(path: Path, seed: int | None, results: Path, quiet: bool, workers: int,
                            dask: str | None) -> None:
-    from routing_sim.cli import _report_config_error, out
+    from routing_sim.cli.common import out, report_config_error as _report_config_error
     from routing_sim.experiments.resolve import load_experiment
     from routing_sim.experiments.runner import run_experiment
     from routing_sim.experiments.store import Store
@@ -112,7 +112,7 @@ def run_experiment_command(path: Path, seed: int | None, results: Path, quiet: b
 
 
 def compare_command(target: Path, results: Path, baseline: str | None, kpis: list[str] | None) -> None:
-    from routing_sim.cli import _report_config_error, out
+    from routing_sim.cli.common import out, report_config_error as _report_config_error
     from routing_sim.experiments.spec import read_spec
     from routing_sim.experiments.store import Store
     from routing_sim.experiments.summary import comparison_table, notes, summarise, write_summary
@@ -156,7 +156,7 @@ class TaskProgress:
     each round gets its own bar and estimate instead of a total that jumps and an ETA that lies."""
 
     def __init__(self, quiet: bool, console: Any = None):
-        from routing_sim.cli import err
+        from routing_sim.cli.common import err
 
         self.err = console or err
         self.bar = None if quiet else Progress(

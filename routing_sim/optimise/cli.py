@@ -103,7 +103,7 @@ def _problem(text: str) -> Any:
 
 
 def _guard(work: Any) -> dict[str, Any]:
-    from routing_sim.cli import _report_config_error, err
+    from routing_sim.cli.common import err, report_config_error as _report_config_error
 
     try:
         return work()
@@ -119,7 +119,7 @@ def _guard(work: Any) -> dict[str, Any]:
 
 
 def _print_optimum(out: dict[str, Any], results: Path) -> None:
-    from routing_sim.cli import out as console
+    from routing_sim.cli.common import out as console
 
     say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731
     for name, v in out["variants"].items():
@@ -140,7 +140,7 @@ def _print_optimum(out: dict[str, Any], results: Path) -> None:
 
 
 def _print_sensitivity(out: dict[str, Any], results: Path) -> None:
-    from routing_sim.cli import out as console
+    from routing_sim.cli.common import out as console
 
     say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731
     if "one_at_a_time" in out:
