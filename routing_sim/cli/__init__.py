@@ -5,7 +5,6 @@ Exit codes, consoles and error printing: :mod:`routing_sim.cli.common`.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
@@ -18,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from routing_sim import logs
+from routing_sim.cli import configs
 from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, err, out, report_config_error
 from routing_sim.errors import ConfigError, RunError
 from routing_sim.loader import load_config
@@ -41,47 +41,8 @@ def main_options(
     logs.configure(log_level, log_json)
 
 
-@app.command()
-def validate(
-    files: list[Path] = typer.Argument(..., help="Config files to check."),
-    show: bool = typer.Option(False, "--show", help="Print each resolved config as YAML."),
-) -> None:
-    """Check config or experiment files; print every problem on one line; exit 2 if any file has one."""
-    from routing_sim.runfolder import resolved_config
-    from routing_sim.yamlio import dump_yaml
-
-    from routing_sim.experiments.spec import is_experiment_file
-    from routing_sim.experiments.resolve import load_experiment
-
-    failed = False
-    for path in files:
-        try:
-            if is_experiment_file(path):  # an experiment: every variant must resolve to a valid config
-                experiment = load_experiment(path)
-                out.print(f"{path}: ok (experiment, {len(experiment.variants)} variants)", markup=False)
-                continue
-            cfg = load_config(path)
-        except ConfigError as exc:
-            report_config_error(exc)
-            failed = True
-            continue
-        if show:
-            out.print(dump_yaml(resolved_config(cfg, cfg.seed)), markup=False, soft_wrap=True)
-        else:
-            out.print(f"{path}: ok ({len(cfg.stages)} stages, {len(cfg.pools)} pools, {len(cfg.sources)} sources)",
-                      markup=False)
-    if failed:
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
-@app.command()
-def schema(output: Optional[Path] = typer.Option(None, "--out", help="Write to this file instead of stdout.")) -> None:
-    """Print the JSON schema of config files (for editor completion)."""
-    text = json.dumps(ProcessConfig.model_json_schema(by_alias=True), indent=2)
-    if output:
-        output.write_text(text + "\n", encoding="utf-8")
-    else:
-        sys.stdout.write(text + "\n")
+app.command("validate")(configs.validate)
+app.command("schema")(configs.schema)
 
 
 @app.command()
