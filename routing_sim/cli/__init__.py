@@ -2,8 +2,9 @@
 
 One module per command group, each a set of plain functions registered below:
 :mod:`~routing_sim.cli.configs` (validate, schema), :mod:`~routing_sim.cli.run` (run),
-:mod:`~routing_sim.cli.experiments` (compare), :mod:`~routing_sim.cli.optimise` (optimise,
-sensitivity). Exit codes, consoles and error printing: :mod:`routing_sim.cli.common`.
+:mod:`~routing_sim.cli.experiments` (compare), :mod:`~routing_sim.cli.report` (report,
+export-log), :mod:`~routing_sim.cli.optimise` (optimise, sensitivity). Exit codes, consoles and
+error printing: :mod:`routing_sim.cli.common`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import typer
 
 from routing_sim import logs
-from routing_sim.cli import configs, experiments, optimise, run
+from routing_sim.cli import configs, experiments, optimise, report, run
 from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_INTERRUPTED, err
 
 app = typer.Typer(
@@ -41,10 +42,8 @@ app.command("validate")(configs.validate)
 app.command("schema")(configs.schema)
 app.command("run")(run.run)  # a process config or an experiment file
 app.command("compare")(experiments.compare)
-
-from routing_sim.report.commands import register as _register_report  # noqa: E402
-
-_register_report(app)  # `report` (HTML with figures) and `export-log` (CSV and XES)
+app.command("report")(report.report)  # HTML with figures
+app.command("export-log")(report.export_log)  # CSV and XES
 app.command("optimise")(optimise.optimise)  # the cheapest staffing that meets the targets
 app.command("sensitivity")(optimise.sensitivity)
 
