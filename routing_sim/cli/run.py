@@ -18,7 +18,7 @@ from rich.table import Table
 from routing_sim import logs
 from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, err, fail, out, report_config_error
 from routing_sim.errors import ConfigError, RunError
-from routing_sim.loader import load_config
+from routing_sim.loader import load_config, load_data, validate_data
 from routing_sim.model.process import ProcessConfig
 
 
@@ -93,7 +93,6 @@ def _config_with_overrides(config: Path, sets: list[str] | None, horizon: str | 
         return load_config(config)
     # here, not at the top: keeps --help fast
     from routing_sim.experiments.resolve import with_overrides
-    from routing_sim.loader import load_data, validate_data
     from routing_sim.optimise.evaluate import parse_sets
 
     overrides = parse_sets(sets)
