@@ -268,7 +268,7 @@ def test_the_progress_bar_counts_each_round_against_its_own_total():
 
     from rich.console import Console
 
-    from routing_sim.experiments.cli import TaskProgress
+    from routing_sim.cli.run import TaskProgress
 
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
     with TaskProgress(quiet=False, console=console) as progress:

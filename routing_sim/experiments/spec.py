@@ -96,6 +96,15 @@ def is_experiment(data: Any) -> bool:
     return isinstance(data, dict) and any(key in data for key in EXPERIMENT_KEYS)
 
 
+def is_experiment_file(path: Path) -> bool:
+    """Whether ``path`` is an experiment file (a mapping with a top-level ``base:`` or ``variants:``)."""
+    try:
+        data, _ = read_yaml(path)
+    except Exception:  # noqa: BLE001 - not readable as an experiment: the process-config loader reports it
+        return False
+    return is_experiment(data)
+
+
 def read_spec(path: Path) -> tuple[ExperimentSpec, dict[str, Any], Lines]:
     """Read and validate an experiment file; raise ConfigError with one-line problems."""
     data, lines = read_yaml(path)

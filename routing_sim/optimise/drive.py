@@ -9,6 +9,7 @@ from typing import Any
 
 from routing_sim.errors import ConfigError, Problem
 from routing_sim.experiments.executors import executor_for
+from routing_sim.experiments.spec import is_experiment_file
 from routing_sim.experiments.store import Store
 from routing_sim.optimise.evaluate import Evaluator, Point, base_data
 from routing_sim.optimise.search import Search, Target
@@ -20,7 +21,6 @@ CACHE = "search"  # results/<name>/search/tasks/*.json: task records shared by o
 
 def load_cases(path: Path, overrides: Point, seed: int | None) -> tuple[str, int, float, list[tuple[str, dict]]]:
     """(name, root seed, warm-up hours, [(variant name, config data)]) of a config or an experiment file."""
-    from routing_sim.experiments.cli import is_experiment_file
     from routing_sim.experiments.resolve import load_experiment
 
     if is_experiment_file(path):

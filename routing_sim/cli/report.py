@@ -1,4 +1,4 @@
-"""The ``report`` and ``export-log`` commands, registered on the main CLI by :func:`register`."""
+"""``routing-sim report`` and ``routing-sim export-log``: results people would rather look at."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+from routing_sim.cli.common import EXIT_BAD_INPUT, fail_plain
+from routing_sim.errors import ConfigError, RunError
+
 FOREIGN = (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError)
 """What reading a hand-edited, truncated or foreign results folder raises past the checks that
 name the file (pyarrow's errors are ValueErrors and OSErrors)."""
@@ -17,20 +19,16 @@ def report(
     baseline: str | None = typer.Option(None, help="Variant to compare against (default: the first by name)."),
 ) -> None:
     """Write RESULTS_DIR/report.html (one offline file) and its figures as PNG and SVG in RESULTS_DIR/figures/."""
-    from routing_sim.errors import ConfigError, RunError
-    from routing_sim.report import write_report
+    from routing_sim.report import write_report  # here, not at the top: keeps --help fast
 
     if not results_dir.is_dir():
-        typer.echo(f"{results_dir}: not a folder", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_plain(EXIT_BAD_INPUT, f"{results_dir}: not a folder")
     try:
         path = write_report(results_dir, baseline)
     except (RunError, ConfigError) as exc:
-        typer.echo(f"{results_dir}: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_plain(EXIT_BAD_INPUT, f"{results_dir}: {exc}")
     except FOREIGN as exc:
-        typer.echo(f"{results_dir}: results this version cannot read ({type(exc).__name__}: {exc})", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_plain(EXIT_BAD_INPUT, f"{results_dir}: results this version cannot read ({type(exc).__name__}: {exc})")
     typer.echo(f"report: {path}")
 
 
@@ -40,25 +38,16 @@ def export_log(
     formats: str = typer.Option("csv,xes", "--formats", help="Which files: csv, xes or both (comma-separated)."),
 ) -> None:
     """Write RESULTS_DIR/events.csv and events.xes: one start and one complete event per stage visit."""
-    from routing_sim.errors import RunError
-    from routing_sim.report.eventlog import export_log as export
+    from routing_sim.report.eventlog import export_log as export  # here, not at the top: keeps --help fast
 
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
     if not wanted or wanted - {"csv", "xes"}:
-        typer.echo(f"--formats: give csv, xes or csv,xes (got {formats!r})", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_plain(EXIT_BAD_INPUT, f"--formats: give csv, xes or csv,xes (got {formats!r})")
     try:
         written = export(results_dir, max_cases=max_cases, csv="csv" in wanted, xes="xes" in wanted)
     except RunError as exc:
-        typer.echo(f"{results_dir}: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_plain(EXIT_BAD_INPUT, f"{results_dir}: {exc}")
     except FOREIGN as exc:
-        typer.echo(f"{results_dir}: results this version cannot read ({type(exc).__name__}: {exc})", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail_plain(EXIT_BAD_INPUT, f"{results_dir}: results this version cannot read ({type(exc).__name__}: {exc})")
     for path in written:
         typer.echo(f"event log: {path}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)
-    app.command("export-log")(export_log)

@@ -1,0 +1,247 @@
+"""``routing-sim run``: one replication of a process config, or every task of an experiment file.
+
+One command, dispatching on the file: an experiment file (a YAML file with a top-level
+``base:`` or ``variants:``) runs all its tasks; any other file is a process config, run once.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from routing_sim import logs
+from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, err, fail, out, report_config_error
+from routing_sim.errors import ConfigError, RunError
+from routing_sim.loader import load_config, load_data, validate_data
+from routing_sim.model.process import ProcessConfig
+
+
+def run(
+    config: Path = typer.Argument(..., help="A process config, or an experiment file (scenarios/*.yaml)."),
+    seed: int | None = typer.Option(None, min=0, help="Root seed; defaults to the file's seed."),
+    results: Path = typer.Option(Path("results"), "--out", help="Results folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or table."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Experiments: worker processes (1: serial)."),
+    dask: str | None = typer.Option(None, "--dask", help="Experiments: 'local' or a scheduler address "
+                                                             "such as tcp://host:8786."),
+    engine: str = typer.Option("auto", "--engine", help="Single runs: auto, simpy or fast (same results)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Single runs: PATH=VALUE override (repeat)."),
+    horizon: str | None = typer.Option(None, "--horizon", help="Single runs: override time.horizon, e.g. 30d."),
+) -> None:
+    """Run one replication of a process config, or every task of an experiment file (rerun to resume)."""
+    from routing_sim.experiments.spec import is_experiment_file  # here, not at the top: keeps --help fast
+
+    if not is_experiment_file(config):
+        if workers != 1 or dask is not None:
+            fail(EXIT_BAD_INPUT, f"{config}: --workers and --dask apply to experiment files only")
+        _run_config(config, seed, results, quiet, engine, set_, horizon)
+        return
+    if set_ or horizon is not None:
+        fail(EXIT_BAD_INPUT, f"{config}: --set and --horizon apply to single runs; an experiment file "
+                             "states its overrides")
+    _run_experiment(config, seed, results, quiet, workers, dask)
+
+
+def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engine: str, set_: list[str] | None,
+                horizon: str | None) -> None:
+    """``run`` with a process config: one replication, written to results/<name>/<run id>/."""
+    # here, not at the top: keeps --help fast
+    from routing_sim.engine.simulate import EngineError
+    from routing_sim.runfolder import run_to_folder
+
+    try:
+        cfg = _config_with_overrides(config, set_, horizon)
+    except ConfigError as exc:
+        report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    effective_seed = cfg.seed if seed is None else seed
+    structlog.contextvars.bind_contextvars(config=cfg.name, seed=effective_seed)
+    log = logs.get_logger()
+    log.info("run_started", config_file=str(config))
+    started = time.perf_counter()
+    try:
+        with _progress(quiet) as update:
+            record = run_to_folder(cfg, seed=effective_seed, results=results, config_file=str(config),
+                                   progress=update, engine=engine)
+    except KeyboardInterrupt:
+        log.warning("run_interrupted")
+        fail(EXIT_INTERRUPTED, "interrupted: partial results were discarded; the manifest records the interruption")
+    except EngineError as exc:
+        fail(EXIT_BAD_INPUT, f"{config}: {exc}")
+    except ConfigError as exc:  # --out is not a usable folder
+        report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    except RunError as exc:
+        log.error("run_failed", error=str(exc))
+        fail(EXIT_FAILED, f"{config}: {exc}")
+    wall = time.perf_counter() - started
+    log.info("run_finished", folder=str(record.folder), wall_time_s=round(wall, 3))
+    if not quiet:
+        out.print(headline_table(cfg, record.kpis, record.manifest))
+    out.print(f"results: {record.folder}", markup=False)
+
+
+def _config_with_overrides(config: Path, sets: list[str] | None, horizon: str | None) -> Any:
+    """The config, with ``--set`` and ``--horizon`` applied before validation."""
+    if not sets and horizon is None:
+        return load_config(config)
+    # here, not at the top: keeps --help fast
+    from routing_sim.experiments.resolve import with_overrides
+    from routing_sim.optimise.evaluate import parse_sets
+
+    overrides = parse_sets(sets)
+    if horizon is not None:
+        overrides["time.horizon"] = horizon
+    data, origins = load_data(config)
+    return validate_data(with_overrides(data, overrides), origins=origins)
+
+
+def _run_experiment(path: Path, seed: int | None, results: Path, quiet: bool, workers: int,
+                    dask: str | None) -> None:
+    """``run`` with an experiment file: every task not yet done, then the comparison table."""
+    # here, not at the top: keeps --help fast
+    from routing_sim.experiments.resolve import load_experiment
+    from routing_sim.experiments.runner import run_experiment
+    from routing_sim.experiments.store import Store
+    from routing_sim.experiments.summary import comparison_table, notes
+
+    if dask is not None and dask != "local" and "://" not in dask:
+        fail(EXIT_BAD_INPUT, f"--dask: 'local' or a scheduler address such as tcp://host:8786 (got {dask!r})")
+    try:
+        exp = load_experiment(path, seed=seed)
+    except ConfigError as exc:
+        report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    folder = Store.under(results, exp.name).folder
+    try:
+        with TaskProgress(quiet) as progress:
+            summary = run_experiment(exp, results, workers=workers, dask=dask, progress=progress)
+    except KeyboardInterrupt:
+        fail(EXIT_INTERRUPTED, f"interrupted: finished tasks are kept in {folder}; run the same command to resume")
+    except ConfigError as exc:  # --out is not a usable folder
+        report_config_error(exc)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    except RunError as exc:
+        fail(EXIT_FAILED, f"{path}: {exc}")
+    if not quiet:
+        out.print(comparison_table(summary))
+    for line in notes(summary):
+        out.print(line, markup=False, soft_wrap=True)
+    out.print(f"results: {folder}", markup=False, soft_wrap=True)
+    if summary["tasks"]["failed"] or summary["tasks"]["missing"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+class _progress:
+    """A rich progress bar over simulated days; a no-op when quiet or not on a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.bar = None if quiet else Progress(
+            TextColumn("simulating"), BarColumn(), TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+            TimeElapsedColumn(), console=err, transient=True,
+        )
+        self.task: Any = None
+
+    def __enter__(self):
+        if self.bar is None:
+            return None
+        self.bar.__enter__()
+
+        def update(now: float, horizon: float) -> None:
+            if self.task is None:
+                self.task = self.bar.add_task("run", total=horizon / 24)
+            self.bar.update(self.task, completed=now / 24)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+class TaskProgress:
+    """A rich progress bar on stderr over the tasks of the current round, with its ETA; a no-op when
+    quiet. An experiment adds rounds as the replications algorithm asks for more (the warm-up
+    pilots, then one round per number of replications), so the whole total is not known ahead:
+    each round gets its own bar and estimate instead of a total that jumps and an ETA that lies."""
+
+    def __init__(self, quiet: bool, console: Any = None):
+        self.err = console or err
+        self.bar = None if quiet else Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("round ETA"),
+            TimeRemainingColumn(), console=self.err, transient=True,
+        )
+        self.task: Any = None
+        self.failed = 0
+        self.rounds = 0
+
+    def __enter__(self) -> TaskProgress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def add(self, tasks: int, skipped: int, stale: int = 0) -> None:
+        if skipped:
+            self.err.print(f"{skipped} tasks already done by an earlier run (skipped), {tasks} to run", markup=False)
+        if stale:
+            self.err.print(f"{stale} tasks were computed by another version of routing_sim: run again", markup=False)
+        if self.bar is None or not tasks:
+            return
+        self.rounds += 1
+        description = f"round {self.rounds}: tasks"
+        if self.task is None:
+            self.task = self.bar.add_task(description, total=tasks, failed=self.failed)
+        else:
+            self.bar.reset(self.task, total=tasks, description=description, failed=self.failed)
+
+    def advance(self, record: dict[str, Any]) -> None:
+        if record.get("status") != "ok":
+            self.failed += 1
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, advance=1, failed=self.failed)
+
+
+def _fmt_hours(hours: float) -> str:
+    if hours != hours:
+        return "-"
+    if hours >= 48:
+        return f"{hours / 24:.1f} d"
+    if hours >= 1:
+        return f"{hours:.1f} h"
+    return f"{hours * 60:.1f} min"
+
+
+def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
+    table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    for name, d in kpis["deadlines"].items():
+        share = d["share_within"]
+        table.add_row(f"{name} (target {_fmt_hours(d['target_h'])})",
+                      f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-")
+    for name, p in kpis["pools"].items():
+        table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}")
+    for name, s in kpis["stages"].items():
+        if s["backlog_end"]["queued"]:
+            table.add_row(f"backlog at end: {name}", f"{s['backlog_end']['queued']:,} waiting")
+    for name, n in kpis["tallies"].items():
+        table.add_row(name, f"{n:,}")
+    cost = kpis["cost"]
+    table.add_row("staff cost per year", f"EUR {cost['staff_cost_per_year']:,.0f}")
+    table.add_row("staff cost per arrival", f"EUR {cost['staff_cost_per_arrival']:,.2f}")
+    counts = manifest.get("counts", {})
+    table.add_row("arrivals from sources", f"{counts.get('arrivals_from_sources', 0):,}")
+    table.add_row("simulation time", f"{manifest.get('simulation_seconds')} s "
+                  f"({manifest.get('arrivals_per_second', 0):,.0f} arrivals/s)")
+    return table
