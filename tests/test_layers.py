@@ -141,3 +141,34 @@ def test_the_upper_floors_import_neither_the_engine_nor_simpy():
     wrong = {name: [m for m in found if not (name.startswith("routing_sim.kpis") and m == "numba")]
              for name, found in wrong.items()}
     assert {name: found for name, found in wrong.items() if found} == {}
+
+
+FLOORS = {
+    0: {"routing_sim", "errors", "units"},
+    1: {"yamlio", "jsonio", "logs", "model"},
+    2: {"layering", "folders", "codes", "calendars", "summary", "stats"},
+    3: {"loader"},
+    4: {"engine", "kpis"},
+    5: {"api", "runfolder"},
+    6: {"experiments", "validation"},
+    7: {"optimise"},
+    8: {"report"},
+    9: {"cli"},
+}
+"""The floors of docs/architecture.md: a package or top-level module imports only from floors
+below its own."""
+
+
+def test_every_import_goes_down_a_floor():
+    floor_of = {name: floor for floor, names in FLOORS.items() for name in names}
+    edges, _ = _graph()
+
+    def top(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else parts[0]
+
+    unplaced = sorted({top(m) for m in edges} - set(floor_of))
+    assert unplaced == [], f"place these in FLOORS and docs/architecture.md: {unplaced}"
+    upward = sorted(f"{a} -> {b}" for a, targets in edges.items() for b in targets
+                    if top(a) != top(b) and floor_of[top(a)] <= floor_of[top(b)])
+    assert upward == []
