@@ -146,9 +146,15 @@ def _fmt(x: float, share: bool) -> str:
     return f"{x:.3g}" if magnitude >= 0.001 or x == 0 else f"{x:.2e}"
 
 
+def _unit(kpi: str, share: bool, difference: bool = False) -> str:
+    if share:
+        return " pts" if difference else " %"
+    return " h" if kpi.endswith("_h") else ""
+
+
 def _interval_text(kpi: str, s: dict[str, Any]) -> str:
     share = _is_share(kpi)
-    unit = " %" if share else ""
+    unit = _unit(kpi, share)
     if s["n"] < 2:
         return f"{_fmt(s['mean'], share)}{unit}"
     return f"{_fmt(s['mean'], share)}{unit} [{_fmt(s['low'], share)}, {_fmt(s['high'], share)}]"
@@ -156,7 +162,7 @@ def _interval_text(kpi: str, s: dict[str, Any]) -> str:
 
 def _diff_text(kpi: str, d: dict[str, Any]) -> str:
     share = _is_share(kpi)
-    unit = " pts" if share else ""
+    unit = _unit(kpi, share, difference=True)
     if d["n"] < 2:
         return f"{_sign(d['mean'], share)}{unit}" if d["n"] else "-"
     star = " *" if d["low"] > 0 or d["high"] < 0 else "  "
