@@ -176,7 +176,8 @@ def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray,
                     rest, code = divmod(rest, len(codes.values[a]) + 1)
                     parts.append(_label(codes, a, code - 1))
                 groups[",".join(reversed(parts))] = stats
-    return {"target_h": target, **_deadline_stats(rows, start, end, open_, target, horizon), "by": groups}
+    return {"target_h": target, "target_share": d.share, **_deadline_stats(rows, start, end, open_, target, horizon),
+            "by": groups}
 
 
 def _label(codes: Codes, attribute: str, code: int) -> str:

@@ -146,7 +146,7 @@ def test_the_upper_floors_import_neither_the_engine_nor_simpy():
 FLOORS = {
     0: {"routing_sim", "errors", "units"},
     1: {"yamlio", "jsonio", "logs", "model"},
-    2: {"layering", "folders", "codes", "calendars", "summary", "stats"},
+    2: {"layering", "folders", "codes", "calendars", "summary", "stats", "verdicts"},
     3: {"loader"},
     4: {"engine", "kpis"},
     5: {"api", "runfolder"},

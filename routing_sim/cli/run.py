@@ -20,6 +20,7 @@ from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from routing_sim.errors import ConfigError, RunError
 from routing_sim.loader import load_config, load_data, validate_data
 from routing_sim.model.process import ProcessConfig
+from routing_sim.verdicts import STYLE, Target, target_of
 
 
 def run(
@@ -222,16 +223,28 @@ def _fmt_hours(hours: float) -> str:
     return f"{hours * 60:.1f} min"
 
 
+def _judged(target: Target | None, value: float) -> str:
+    """``>= 95 %: met`` in the verdict's colour; empty without a target."""
+    if target is None:
+        return ""
+    verdict = target.verdict(value)
+    return f"{target.text()}: [{STYLE[verdict]}]{verdict}[/]" if verdict else f"{target.text()}: -"
+
+
 def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
     table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
-    table.add_column("KPI")
-    table.add_column("value", justify="right")
+    table.add_column("KPI", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("target", justify="right", overflow="fold")
     for name, d in kpis["deadlines"].items():
         share = d["share_within"]
-        table.add_row(f"{name} (target {_fmt_hours(d['target_h'])})",
-                      f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-")
+        target = target_of("x.share_within", {"x.target_share": d.get("target_share")})
+        table.add_row(f"{name} (within {_fmt_hours(d['target_h'])})",
+                      f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-", _judged(target, share))
     for name, p in kpis["pools"].items():
-        table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}")
+        target = target_of("x.utilisation", {"x.max_utilisation": p.get("max_utilisation")})
+        table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}",
+                      _judged(target, p["utilisation"]))
     for name, s in kpis["stages"].items():
         if s["backlog_end"]["queued"]:
             table.add_row(f"backlog at end: {name}", f"{s['backlog_end']['queued']:,} waiting")

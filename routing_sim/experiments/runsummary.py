@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from routing_sim.experiments.stats import interval, paired
-from routing_sim.experiments.summary import _diff_text, _interval_text
+from routing_sim.experiments.summary import _diff_text, _interval_text, _verdict_text, judge
 from routing_sim.stats import t_quantile
 
 Key = tuple[int, int]
@@ -59,6 +59,7 @@ def summarise_runs(groups: Mapping[str, Mapping[Key, Mapping[str, float]]], base
         series = {k: {key: float(kp[k]) for key, kp in runs.items() if _finite(kp.get(k))} for k in names}
         entry: dict[str, Any] = {"runs": sorted(runs), "kpis": {k: interval(list(series[k].values()), level)
                                                                  for k in names}}
+        judge(entry["kpis"], next(iter(runs.values()), {}))
         if name == baseline:
             entry["vs_baseline"], entry["paired"] = None, None
         else:
@@ -96,14 +97,18 @@ def runs_table(summary: dict[str, Any], kpis: list[str]) -> Table:
     table.add_column("runs", justify="right", no_wrap=True)
     table.add_column("mean [CI]", justify="right", overflow="fold")
     table.add_column("difference [CI]", justify="right", overflow="fold")
+    judged = any(s.get("verdict") for v in summary["variants"].values() for k, s in v["kpis"].items() if k in kpis)
+    if judged:
+        table.add_column("target", justify="right", overflow="fold")
     for kpi in kpis:
-        table.add_row(f"[bold]{escape(kpi)}[/bold]", "", "", "")
+        table.add_row(f"[bold]{escape(kpi)}[/bold]", "", "", "", *([""] if judged else []))
         for i, (name, v) in enumerate(summary["variants"].items()):
             s = v["kpis"].get(kpi)
             d = (v["vs_baseline"] or {}).get(kpi)
             diff = "baseline" if v["vs_baseline"] is None else (_diff_text(kpi, d) if d else "-")
-            table.add_row(f"  {escape(name)}", str(s["n"]) if s else "0", _interval_text(kpi, s) if s else "no data",
-                          diff, end_section=i == len(summary["variants"]) - 1)
+            cells = [f"  {escape(name)}", str(s["n"]) if s else "0", _interval_text(kpi, s) if s else "no data", diff]
+            table.add_row(*cells, *([_verdict_text(s)] if judged else []),
+                          end_section=i == len(summary["variants"]) - 1)
     return table
 
 

@@ -19,6 +19,7 @@ from rich.table import Table
 from routing_sim.experiments.stats import interval, paired
 from routing_sim.experiments.store import Store, replication_key
 from routing_sim.runfolder import write_atomic, write_json
+from routing_sim.verdicts import STYLE, target_of
 
 
 def variant_values(store: Store, plan: dict[str, Any], variant: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -51,11 +52,13 @@ def summarise(store: Store, plan: dict[str, Any], baseline: str | None = None) -
         mine = ok[spec["name"]]
         series = {k: {r: kp[k] for r, kp in mine.items() if k in kp and _finite(kp[k])} for k in kpi_names}
         base_series = {k: {r: kp[k] for r, kp in base.items() if k in kp and _finite(kp[k])} for k in kpi_names}
+        stats = {k: interval([series[k][r] for r in sorted(series[k])], level) for k in kpi_names}
+        judge(stats, next(iter(mine.values()), {}))
         variants[spec["name"]] = {
             "config_hash": spec["config_hash"],
             "overrides": spec["overrides"],
             "replications_ok": len(mine),
-            "kpis": {k: interval([series[k][r] for r in sorted(series[k])], level) for k in kpi_names},
+            "kpis": stats,
             "vs_baseline": None if spec["name"] == baseline else
             {k: paired(series[k], base_series[k], level) for k in kpi_names},
         }
@@ -71,6 +74,23 @@ def summarise(store: Store, plan: dict[str, Any], baseline: str | None = None) -
                   "missing": missing, "code_versions": codes},
         "variants": variants,
     }
+
+
+def judge(stats: dict[str, dict[str, Any]], flat: dict[str, Any]) -> None:
+    """Add each judged KPI's target and verdict (met, missed, uncertain) to its interval, in place;
+    the targets are KPIs of the runs themselves (``flat``, any run of the variant)."""
+    for kpi, s in stats.items():
+        target = target_of(kpi, flat)
+        if target is not None:
+            s["target"] = target.text()
+            s["verdict"] = target.verdict(s["mean"], s["low"], s["high"])
+
+
+def _verdict_text(s: dict[str, Any] | None) -> str:
+    if not s or not s.get("target"):
+        return ""
+    verdict = s.get("verdict")
+    return f"{s['target']}: [{STYLE[verdict]}]{verdict}[/]" if verdict else f"{s['target']}: -"
 
 
 def _finite(value: Any) -> bool:
@@ -116,15 +136,18 @@ def comparison_table(summary: dict[str, Any], kpis: list[str] | None = None) -> 
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column(f"mean [{pct} % CI]", justify="right", no_wrap=True)
     table.add_column("difference vs baseline [CI]", justify="right", no_wrap=True)
+    judged = any(s.get("verdict") for v in summary["variants"].values() for k, s in v["kpis"].items() if k in kpis)
+    if judged:
+        table.add_column("target", justify="right", overflow="fold")
     for kpi in kpis:
-        table.add_row(f"[bold]{kpi}[/bold]", "", "", "")
+        table.add_row(f"[bold]{kpi}[/bold]", "", "", "", *([""] if judged else []))
         for i, (name, v) in enumerate(summary["variants"].items()):
             s = v["kpis"].get(kpi)
             d = (v["vs_baseline"] or {}).get(kpi) if v["vs_baseline"] is not None else None
             cell = _interval_text(kpi, s) if s else "no data"
             diff = "baseline" if v["vs_baseline"] is None else (_diff_text(kpi, d) if d else "-")
             table.add_row(f"  {escape(name)}", str(s["n"]) if s else "0", cell, diff,
-                          end_section=i == len(summary["variants"]) - 1)
+                          *([_verdict_text(s)] if judged else []), end_section=i == len(summary["variants"]) - 1)
     return table
 
 

@@ -156,5 +156,6 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
                 row = stats(path.offset[by] + key, figures[i][key])
                 if row["n"] or row["pending_overdue"] or row["pending_not_yet_due"]:
                     breakdown[path.label(key, by)] = row
-        out[name] = {"target_h": target, **stats(path.offset[()], figures[i].sum(axis=0)), "by": breakdown}
+        out[name] = {"target_h": target, "target_share": d.share, **stats(path.offset[()], figures[i].sum(axis=0)),
+                     "by": breakdown}
     return out

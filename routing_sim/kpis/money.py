@@ -30,6 +30,7 @@ def pool_kpis(cfg: ProcessConfig, summary: SimulationSummary) -> dict[str, Any]:
             "busy_hours": totals.busy_hours,
             "on_duty_hours": totals.on_duty_hours,
             "utilisation": totals.busy_hours / totals.on_duty_hours if totals.on_duty_hours > 0 else math.nan,
+            "max_utilisation": pool.max_utilisation,
             "staff_cost": fte_years(cfg, totals.name, summary.horizon) * pool.cost_per_fte_year,
         }
     return out

@@ -168,6 +168,8 @@ class Pool(Strict):
     schedule: list[HeadcountChange] = Field(default_factory=list)
     absence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     exposure_cap: ExposureCap | None = None
+    max_utilisation: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    """A ceiling the pool's utilisation should stay under (a target: judged, not enforced)."""
     description: str = ""
 
     @model_validator(mode="after")
@@ -251,6 +253,8 @@ class Deadline(Strict):
     start: Point = Field(alias="from")
     end: Point = Field(alias="to")
     within: PositiveDuration
+    share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    """The target share of entities to reach ``end`` within the time (judged met, missed or uncertain)."""
     when: Condition | None = None
     by: list[Name] = Field(default_factory=list)
     description: str = ""

@@ -8,7 +8,7 @@ from routing_sim import __version__
 from routing_sim.report import diagram, kpitables, optimisation
 from routing_sim.report.comments import Parameter
 from routing_sim.report.figures import Rendered
-from routing_sim.report.page import esc, figure, page, para, section, table
+from routing_sim.report.page import esc, figure, page, para, section, table, verdict_markup
 from routing_sim.report.stress import stress_rows
 from routing_sim.report.study import Study
 
@@ -99,11 +99,15 @@ def kpis(study: Study) -> str:
                  "each: a single difference, no interval).")
     header = ["KPI", base.name] + [h for v in others for h in (v.name, f"{v.name} - {base.name}")]
     body = []
+    def judged(r: kpitables.KpiRow, name: str) -> object:
+        text = kpitables.fmt_estimate(r.values[name], r.unit)
+        target, verdict = r.verdicts.get(name, (None, None))
+        return verdict_markup(text, target, verdict)
+
     for r in rows:
-        line = [r.label, kpitables.fmt_estimate(r.values[base.name], r.unit)]
+        line = [r.label, judged(r, base.name)]
         for v in others:
-            line += [kpitables.fmt_estimate(r.values[v.name], r.unit),
-                     kpitables.fmt_estimate(r.diffs[v.name], r.unit, signed=True)]
+            line += [judged(r, v.name), kpitables.fmt_estimate(r.diffs[v.name], r.unit, signed=True)]
         body.append(line)
     return section("kpis", "Headline KPIs", para(note, "note"),
                    table(header, body, id="kpi-table", numeric=range(1, len(header))))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from routing_sim.report.study import Study, Variant
 from routing_sim.stats import t_interval
+from routing_sim.verdicts import target_of
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class KpiRow:
     unit: str  # share, hours, count, money, ratio
     values: dict[str, Estimate]  # per variant
     diffs: dict[str, Estimate]  # per non-baseline variant: paired difference against the baseline
+    verdicts: dict[str, tuple[str, str | None]]  # per variant with a target: (target, met / missed / uncertain)
 
 
 def estimate(values: list[float]) -> Estimate:
@@ -80,7 +82,13 @@ def kpi_rows(study: Study) -> list[KpiRow]:
         if all(e.n == 0 for e in values.values()):
             continue
         diffs = {v.name: paired(v, base, kpi) for v in study.variants if v is not base}
-        out.append(KpiRow(kpi, label, unit, values, diffs))
+        verdicts = {}
+        for v in study.variants:
+            target = target_of(kpi, v.runs[0].flat) if v.runs else None
+            if target is not None:
+                e = values[v.name]
+                verdicts[v.name] = (target.text(), target.verdict(e.mean, e.low, e.high))
+        out.append(KpiRow(kpi, label, unit, values, diffs, verdicts))
     return out
 
 

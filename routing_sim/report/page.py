@@ -28,6 +28,8 @@ table { border-collapse: collapse; margin: 8px 0 14px; font-size: 12.5px; }
 th, td { border: 1px solid var(--rule); padding: 3px 8px; vertical-align: top; text-align: left; }
 th { background: var(--band); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.verdict { font-weight: 600; } .verdict.met { color: #1a7f37; } .verdict.missed { color: #cf222e; }
+.verdict.uncertain { color: #9a6700; }
 tr.bad td { background: #fdecea; }
 figure { margin: 12px 0 20px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); }
@@ -43,6 +45,23 @@ def esc(text: object) -> str:
     return escape(str(text), quote=True)
 
 
+class Markup(str):
+    """A table cell already in HTML (its text parts escaped by whoever built it)."""
+
+
+def cell(c: object) -> str:
+    return c if isinstance(c, Markup) else esc(c)
+
+
+def verdict_markup(text: str, target: str | None, verdict: str | None) -> Markup:
+    """A value with its target's verdict in words and colour: ``93.6 % missed (>= 95 %)``."""
+    if not target:
+        return Markup(esc(text))
+    word = verdict or "-"
+    return Markup(f'{esc(text)} <span class="verdict {esc(word)}">{esc(word)}</span> '
+                  f'<span class="note">({esc(target)})</span>')
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], *, id: str = "", css: str = "",
           numeric: Sequence[int] = (), row_class: Sequence[str] | None = None) -> str:
     attrs = (f' id="{esc(id)}"' if id else "") + (f' class="{esc(css)}"' if css else "")
@@ -50,7 +69,7 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]], *, id: str = 
            "<tbody>"]
     for i, row in enumerate(rows):
         cls = f' class="{esc(row_class[i])}"' if row_class and row_class[i] else ""
-        cells = "".join(f'<td class="num">{esc(c)}</td>' if j in numeric else f"<td>{esc(c)}</td>"
+        cells = "".join(f'<td class="num">{cell(c)}</td>' if j in numeric else f"<td>{cell(c)}</td>"
                         for j, c in enumerate(row))
         out.append(f"<tr{cls}>{cells}</tr>")
     out.append("</tbody></table>")
