@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 
 from routing_sim.engine.build import Codes
-from routing_sim.summary import SimulationSummary
 from routing_sim.kpis.money import cost_kpis, pool_kpis
 from routing_sim.kpis.points import point_times
 from routing_sim.kpis.tallies import select as _select  # unchanged by the streaming
 from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.summary import SimulationSummary
 from routing_sim.units import parse_duration
 
 

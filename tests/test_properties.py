@@ -12,7 +12,8 @@ import copy
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

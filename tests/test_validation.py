@@ -17,7 +17,7 @@ Little's law check live in ``routing_sim/validation/`` (``formulas``, ``systems`
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -103,7 +103,7 @@ def test_theory_read_from_the_configs_matches_their_comments():
 # --------------------------------------------------------------------------- simulation against theory
 
 
-@lru_cache(maxsize=None)
+@cache
 def estimates(key: str) -> tuple[Estimate, ...]:
     return tuple(estimate(system(key)))
 

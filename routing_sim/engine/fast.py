@@ -11,7 +11,7 @@ arithmetic for every time (``end = start + duration``, a child's arrival ``end +
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit

@@ -17,8 +17,8 @@ the :class:`~routing_sim.engine.plan.Plan`. What it decides is *when*:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Callable
 
 import numpy as np
 
@@ -27,14 +27,13 @@ from routing_sim.engine.output import Output
 from routing_sim.engine.plan import Plan
 
 
-
 class Ent:
     """A live entity: its plan, its row there and its current visit; schedulable as an event."""
 
     __slots__ = ("plan", "row", "v", "callbacks")
     _ok = True
 
-    def __init__(self, plan: "Flat", row: int, v: int):
+    def __init__(self, plan: Flat, row: int, v: int):
         self.plan = plan
         self.row = row
         self.v = v
@@ -118,7 +117,7 @@ class Feed:
     __slots__ = ("flat", "rows", "times", "callbacks", "on_fire", "reference")
     _ok = True
 
-    def __init__(self, reference: "Reference", flat: Flat, rows: np.ndarray):
+    def __init__(self, reference: Reference, flat: Flat, rows: np.ndarray):
         self.reference = reference
         self.flat = flat
         times = flat.plan.E.created[rows]

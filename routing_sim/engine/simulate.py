@@ -19,9 +19,10 @@ written with their state, so censored work is counted, not dropped.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 

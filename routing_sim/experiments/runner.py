@@ -18,9 +18,8 @@ from routing_sim.errors import RunError
 from routing_sim.experiments.executors import executor_for
 from routing_sim.experiments.resolve import Experiment, load_experiment
 from routing_sim.experiments.stats import replications_algorithm
-from routing_sim.experiments.store import Store, pilot_key, replication_key
+from routing_sim.experiments.store import Store, code_fingerprint, pilot_key, replication_key
 from routing_sim.experiments.summary import summarise, variant_values, write_summary
-from routing_sim.experiments.store import code_fingerprint
 from routing_sim.experiments.tasks import PILOT, REPLICATION, Task
 from routing_sim.experiments.warmup import choose_warmup
 from routing_sim.runfolder import environment_info

@@ -24,10 +24,11 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from routing_sim.errors import RunError
 from routing_sim.folders import read_mapping
