@@ -76,6 +76,6 @@ def test_no_complaint_without_a_removal(short_run):
     complaints = [(e, p, c) for e, k, p, c in zip(ents["entity"], ents["kind"], ents["parent"], ents["created"])
                   if k == codes.kinds.index("complaint")]
     assert complaints, "a 21-day run should already produce complaints"
-    for entity, parent, created in complaints:
+    for _entity, parent, created in complaints:
         assert kind[parent] == codes.kinds.index("takedown")
         assert parent in removed_at and removed_at[parent] <= created

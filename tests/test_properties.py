@@ -374,7 +374,7 @@ def test_timeseries_agree_with_visits(data):
         got_queued = np.asarray(ts[f"queued.{name}"])
         assert np.array_equal(inside[~ties], got_inside[~ties]), name
         assert np.array_equal(queued[~ties], got_queued[~ties]), name
-    for p, pool in enumerate(codes.pools):
+    for pool in codes.pools:
         m = np.isin(stage_of, [i for i, n in enumerate(codes.stages) if r.cfg.stages[n].pool == pool])
         st_, en = start[m], end[m]
         ties = np.isin(t, np.concatenate([st_, en]))

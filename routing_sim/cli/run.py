@@ -59,7 +59,7 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
         cfg = _config_with_overrides(config, set_, horizon)
     except ConfigError as exc:
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     effective_seed = cfg.seed if seed is None else seed
     structlog.contextvars.bind_contextvars(config=cfg.name, seed=effective_seed)
     log = logs.get_logger()
@@ -76,7 +76,7 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
         fail(EXIT_BAD_INPUT, f"{config}: {exc}")
     except ConfigError as exc:  # --out is not a usable folder
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     except RunError as exc:
         log.error("run_failed", error=str(exc))
         fail(EXIT_FAILED, f"{config}: {exc}")
@@ -117,7 +117,7 @@ def _run_experiment(path: Path, seed: int | None, results: Path, quiet: bool, wo
         exp = load_experiment(path, seed=seed)
     except ConfigError as exc:
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     folder = Store.under(results, exp.name).folder
     try:
         with TaskProgress(quiet) as progress:
@@ -126,7 +126,7 @@ def _run_experiment(path: Path, seed: int | None, results: Path, quiet: bool, wo
         fail(EXIT_INTERRUPTED, f"interrupted: finished tasks are kept in {folder}; run the same command to resume")
     except ConfigError as exc:  # --out is not a usable folder
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     except RunError as exc:
         fail(EXIT_FAILED, f"{path}: {exc}")
     if not quiet:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
@@ -117,8 +118,8 @@ def export_log(folder: Path, max_cases: int | None = None, csv: bool = True, xes
     kinds = _case_lookup(src, "kind", src.codes["kinds"])
     targets = ([src.folder / "events.csv"] if csv else []) + ([src.folder / "events.xes"] if xes else [])
     temps = [p.with_name(f".{p.name}.tmp-{os.getpid()}") for p in targets]
-    handles = [open(t, "w", encoding="utf-8", newline="") for t in temps]
-    try:
+    with ExitStack() as stack:  # every handle opened is closed, also when a later open fails
+        handles = [stack.enter_context(open(t, "w", encoding="utf-8", newline="")) for t in temps]
         writers = []
         if csv:
             writers.append(CsvWriter(handles[0], src, kinds))
@@ -129,9 +130,6 @@ def export_log(folder: Path, max_cases: int | None = None, csv: bool = True, xes
                 w.write(chunk)
         for w in writers:
             w.close()
-    finally:
-        for h in handles:
-            h.close()
     for tmp, final in zip(temps, targets):
         os.replace(tmp, final)
     return targets
