@@ -168,7 +168,7 @@ def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray,
         order = np.argsort(key, kind="stable")  # by group, rows in their order within a group
         key, grouped = key[order], rows[order]
         cuts = np.flatnonzero(np.diff(key)) + 1
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), key.size]):
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), key.size], strict=True):
             stats = _deadline_stats(grouped[lo:hi], start, end, open_, target, horizon)
             if stats["n"] or stats["pending_overdue"] or stats["pending_not_yet_due"]:
                 parts, rest = [], int(key[lo])

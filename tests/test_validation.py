@@ -68,7 +68,7 @@ def test_cobham_with_one_class_is_pk_and_conserves_work():
     waits = cobham_waits(lams, [mean, mean], [2 * mean**2] * 2)
     assert waits[0] < mmc_wait(lam, mean, 1) < waits[1]
     # Kleinrock's conservation law: with equal service times the weighted mean equals FCFS
-    assert sum(lk * wk for lk, wk in zip(lams, waits)) / lam == pytest.approx(mmc_wait(lam, mean, 1))
+    assert sum(lk * wk for lk, wk in zip(lams, waits, strict=True)) / lam == pytest.approx(mmc_wait(lam, mean, 1))
 
 
 def test_traffic_equations_of_a_tandem_with_feedback():

@@ -67,7 +67,7 @@ class Output:
         self.single = keep_single
         groups: list[tuple[Plan, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for plan, items in by_plan.values():
-            _, rows, visit, ended, outcome = zip(*items)
+            _, rows, visit, ended, outcome = zip(*items, strict=True)
             groups.append((plan, np.array(rows, dtype=np.int64), np.array(visit, dtype=np.int64),
                            np.array(ended, dtype=float), np.array(outcome, dtype=np.int64)))
         keep_chunks = []

@@ -267,7 +267,7 @@ class Reference:
 
     def run(self, progress: Callable[[float, float], None] | None = None) -> None:
         model, kernel = self.model, self.kernel
-        for pool, points in zip(self.pools, model.calendars):
+        for pool, points in zip(self.pools, model.calendars, strict=True):
             pool.scheduled = points[0][1]
             callbacks = [self._calendar(pool)]
             for t, n in points[1:]:

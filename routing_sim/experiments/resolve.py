@@ -112,12 +112,12 @@ def _plan(spec: ExperimentSpec) -> list[tuple[str, list[Step]]]:
     if not spec.sweep:
         return [(name, common + steps) for name, steps in (named or [("base", [])])]
     lasts = [p.rsplit(".", 1)[-1] for p in spec.sweep]
-    labels = [last if lasts.count(last) == 1 else p for p, last in zip(spec.sweep, lasts)]
+    labels = [last if lasts.count(last) == 1 else p for p, last in zip(spec.sweep, lasts, strict=True)]
     axes = [[(("sweep", p, i), p, v) for i, v in enumerate(values)] for p, values in spec.sweep.items()]
     out = []
     for name, steps in named or [("", [])]:
         for point in itertools.product(*axes):
-            label = " ".join(f"{lab}={step[2]}" for lab, step in zip(labels, point))
+            label = " ".join(f"{lab}={step[2]}" for lab, step in zip(labels, point, strict=True))
             out.append((f"{name} {label}".strip(), common + steps + list(point)))
     return out
 

@@ -96,7 +96,7 @@ def morris(ev: Evaluator, params: list[Param], kpi: str, n: int, trajectories: i
         paths.append(path)
 
     def point(x: np.ndarray) -> Point:
-        return {p.path: p.value(float(u)) for p, u in zip(params, x)}
+        return {p.path: p.value(float(u)) for p, u in zip(params, x, strict=True)}
 
     ev.ensure([(point(x), n) for path in paths for x, _ in path])
     effects: list[list[float]] = [[] for _ in params]
@@ -105,7 +105,7 @@ def morris(ev: Evaluator, params: list[Param], kpi: str, n: int, trajectories: i
         for step in range(1, len(path)):
             effects[path[step][1]].append((values[step] - values[step - 1]) / delta)  # type: ignore[index]
     rows = []
-    for p, ee in zip(params, effects):
+    for p, ee in zip(params, effects, strict=True):
         arr = np.array(ee, dtype=float)
         rows.append({"param": p.path, "mu_star": float(np.mean(np.abs(arr))), "mu": float(np.mean(arr)),
                      "sigma": float(np.std(arr, ddof=1)) if arr.size > 1 else math.nan, "effects": arr.tolist()})
@@ -129,7 +129,7 @@ def sobol(ev: Evaluator, params: list[Param], kpi: str, n: int, samples: int = 6
     unit = sample.sample(problem, samples, calc_second_order=False, scramble=True, seed=seed)
 
     def point(x: np.ndarray) -> Point:
-        return {p.path: p.value(float(u)) for p, u in zip(params, x)}
+        return {p.path: p.value(float(u)) for p, u in zip(params, x, strict=True)}
 
     points = [point(x) for x in unit]
     ev.ensure([(pt, n) for pt in points])
