@@ -32,6 +32,7 @@ class Ent:
 
     __slots__ = ("plan", "row", "v", "callbacks")
     _ok = True
+    callbacks: list[Callable] | None  # what the kernel calls when the entity's event fires; set when scheduled
 
     def __init__(self, plan: Flat, row: int, v: int):
         self.plan = plan
@@ -116,6 +117,8 @@ class Feed:
 
     __slots__ = ("flat", "rows", "times", "callbacks", "on_fire", "reference")
     _ok = True
+    callbacks: list[Callable] | None
+    on_fire: list[Callable] | None
 
     def __init__(self, reference: Reference, flat: Flat, rows: np.ndarray):
         self.reference = reference
