@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from routing_sim.errors import ConfigError, Problem
 from routing_sim.layering import Origins, read_layered
@@ -92,7 +93,7 @@ def _data_path(data: Any, loc: Iterable) -> tuple:
 
 
 def _problems_from_pydantic(exc: ValidationError, data: Any, origins: Origins) -> list[Problem]:
-    by_path: dict[tuple, list[dict]] = {}
+    by_path: dict[tuple, list[ErrorDetails]] = {}
     for err in exc.errors(include_url=False):
         by_path.setdefault(_data_path(data, err["loc"]), []).append(err)
     problems = []
@@ -130,7 +131,7 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _reason(err: dict) -> str:
+def _reason(err: ErrorDetails) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "missing":
         return "required field is missing"

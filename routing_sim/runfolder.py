@@ -88,7 +88,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def environment_info() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

@@ -193,7 +193,7 @@ def _kpi_known(name: str, known: set[str], cfg: ProcessConfig) -> bool:
 
 def _check_kpis(spec: ExperimentSpec, report: list[str], known: set[str], cfg: ProcessConfig,
                 where: _Where) -> list[Problem]:
-    listed = [(("report", i), n) for i, n in enumerate(spec.report)]
+    listed: list[tuple[tuple, str]] = [(("report", i), n) for i, n in enumerate(spec.report)]
     if isinstance(spec.replications, UntilPrecise):
         listed += [(("replications", "kpis", i), n) for i, n in enumerate(spec.replications.kpis)]
     problems = []

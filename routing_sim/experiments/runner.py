@@ -169,7 +169,8 @@ def _decide(exp: Experiment, store: Store, plan: dict[str, Any], n: int) -> dict
     until = exp.until
     assert until is not None
     sequences: dict[str, dict[str, Any]] = {}
-    done, needed, solutions = True, n + 1, []
+    done, needed = True, n + 1
+    solutions: list[int] = []
     for variant in plan["variants"]:
         records = variant_values(store, plan, variant)
         rows = [records[r]["kpis"] for r in sorted(records) if records[r].get("status") == "ok"]
@@ -181,6 +182,7 @@ def _decide(exp: Experiment, store: Store, plan: dict[str, Any], n: int) -> dict
                                                "precision": result.precision}
             done = done and result.done
             if result.done:
+                assert result.n_solution is not None  # done: the precision held from n_solution on
                 solutions.append(result.n_solution)
             else:
                 needed = max(needed, result.needed)
