@@ -120,7 +120,7 @@ def export_log(folder: Path, max_cases: int | None = None, csv: bool = True, xes
     temps = [p.with_name(f".{p.name}.tmp-{os.getpid()}") for p in targets]
     with ExitStack() as stack:  # every handle opened is closed, also when a later open fails
         handles = [stack.enter_context(open(t, "w", encoding="utf-8", newline="")) for t in temps]
-        writers = []
+        writers: list[CsvWriter | XesWriter] = []
         if csv:
             writers.append(CsvWriter(handles[0], src, kinds))
         if xes:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -21,7 +23,10 @@ from routing_sim.model.process import Deadline
 from routing_sim.report import measures
 from routing_sim.report.study import Study, Variant
 
-RC = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "routing-sim-report",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -46,7 +51,7 @@ class Rendered:
     png: bytes
 
 
-def style() -> matplotlib.rc_context:
+def style() -> AbstractContextManager[None]:
     return matplotlib.rc_context(RC)
 
 
