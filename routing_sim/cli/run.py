@@ -7,7 +7,9 @@ One command, dispatching on the file: an experiment file (a YAML file with a top
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -148,21 +150,23 @@ class _progress:
         )
         self.task: Any = None
 
-    def __enter__(self):
-        if self.bar is None:
+    def __enter__(self) -> Callable[[float, float], None] | None:
+        bar = self.bar
+        if bar is None:
             return None
-        self.bar.__enter__()
+        bar.__enter__()
 
         def update(now: float, horizon: float) -> None:
             if self.task is None:
-                self.task = self.bar.add_task("run", total=horizon / 24)
-            self.bar.update(self.task, completed=now / 24)
+                self.task = bar.add_task("run", total=horizon / 24)
+            bar.update(self.task, completed=now / 24)
 
         return update
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(exc_type, exc, tb)
 
 
 class TaskProgress:
@@ -187,9 +191,10 @@ class TaskProgress:
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(exc_type, exc, tb)
 
     def add(self, tasks: int, skipped: int, stale: int = 0) -> None:
         if skipped:
