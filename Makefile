@@ -2,9 +2,9 @@
 #   make run   - one replication of the shipped EU Centre baseline (configs/eu-centre-2019.yaml),
 #                then its report.html (figures, KPIs, assumptions, STRESS-DES) in the run's folder;
 #                installs what running needs only (pip install -e .)
-#   make test  - ruff, then the whole test suite, statistical validation included; adds the test
+#   make test  - ruff, mypy, then the whole test suite, statistical validation included; adds the test
 #                extras (pip install -e '.[test]') and the headless browser the report test drives
-#   make check - the quick loop while working: lint and the fast unit tests (about a minute)
+#   make check - the quick loop while working: lint, type check and the fast unit tests (about a minute)
 #
 # Two stamps in .venv record what is installed, each newer than pyproject.toml when current:
 #   .installed-run   the package and its runtime dependencies
@@ -51,10 +51,12 @@ run: $(RUN_STAMP)
 
 test: $(TEST_STAMP) browser
 	$(PY) -m ruff check routing_sim tests benchmarks
+	$(PY) -m mypy routing_sim
 	$(PY) -m pytest
 
 check: $(TEST_STAMP)
 	$(PY) -m ruff check routing_sim tests benchmarks
+	$(PY) -m mypy routing_sim
 	$(PY) -m pytest -q -m "unit and not slow"
 
 # after a deliberate change of the model's figures: rewrite tests/golden/*.kpis.json, print what moved

@@ -53,16 +53,16 @@ def simulate_config(
     """Build and run one replication of a config (a path or a validated model), in memory."""
     cfg = config if isinstance(config, ProcessConfig) else load_config(config)
     model = build(cfg, seed=seed, replication=replication)
-    sinks = Outputs(MemorySink(), MemorySink(), MemorySink())
-    summary = simulate(model, sinks, progress, engine)
+    visit_sink, entity_sink, series_sink = MemorySink(), MemorySink(), MemorySink()
+    summary = simulate(model, Outputs(visit_sink, entity_sink, series_sink), progress, engine)
     return RunResult(
         cfg=cfg,
         codes=model.codes,
         seed=model.streams.seed,
         replication=replication,
         summary=summary,
-        visits=sinks.visits.table(VISITS),
-        entities=sinks.entities.table(entity_schema(model.codes.attributes, model.codes.counts, model.codes.marks)),
-        timeseries=sinks.timeseries.table(timeseries_schema(model)),
+        visits=visit_sink.table(VISITS),
+        entities=entity_sink.table(entity_schema(model.codes.attributes, model.codes.counts, model.codes.marks)),
+        timeseries=series_sink.table(timeseries_schema(model)),
         calendars=model.calendars,
     )

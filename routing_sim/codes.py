@@ -28,7 +28,7 @@ class Codes:
     kind_marks: list[list[int]]  # per kind, the marks its deadlines measure (indices into marks, ascending)
 
     @classmethod
-    def of(cls, cfg: ProcessConfig) -> "Codes":
+    def of(cls, cfg: ProcessConfig) -> Codes:
         points = [p for d in cfg.deadlines.values() for p in (d.start, d.end) if p != "arrival"]
         marks = list(dict.fromkeys(points))
         by_kind = {kind: sorted({marks.index(p) for d in cfg.deadlines.values() if d.kind == kind

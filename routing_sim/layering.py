@@ -26,7 +26,7 @@ class Origins:
     where: dict[tuple, tuple[str, int | None]] = field(default_factory=dict)
 
     @classmethod
-    def of_file(cls, source: str, lines: Lines | None) -> "Origins":
+    def of_file(cls, source: str, lines: Lines | None) -> Origins:
         return cls(source, {path: (source, line) for path, line in (lines or {}).items()})
 
     def locate(self, path: tuple) -> tuple[str, int | None]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from routing_sim.errors import ConfigError, Problem
 from routing_sim.layering import Origins, read_layered
@@ -82,17 +84,16 @@ def _data_path(data: Any, loc: Iterable) -> tuple:
     out: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
             out.append(part)
     return tuple(out)
 
 
 def _problems_from_pydantic(exc: ValidationError, data: Any, origins: Origins) -> list[Problem]:
-    by_path: dict[tuple, list[dict]] = {}
+    by_path: dict[tuple, list[ErrorDetails]] = {}
     for err in exc.errors(include_url=False):
         by_path.setdefault(_data_path(data, err["loc"]), []).append(err)
     problems = []
@@ -130,7 +131,7 @@ def _got(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _reason(err: dict) -> str:
+def _reason(err: ErrorDetails) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "missing":
         return "required field is missing"

@@ -11,8 +11,8 @@ complete run of the same config and seed.
 
 from __future__ import annotations
 
-import hashlib
 import errno
+import hashlib
 import json
 import os
 import platform
@@ -21,11 +21,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
 
 from routing_sim import __version__
 from routing_sim.codes import Codes
@@ -89,7 +88,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def environment_info() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -162,7 +161,7 @@ def run_to_folder(
         "seed": seed,
         "replication": 0,
         "run_id": run_id,
-        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_time_s": None,
         "environment": environment_info(),
     }

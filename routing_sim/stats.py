@@ -7,7 +7,7 @@ published t tables in the tests.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _betacf(a: float, b: float, x: float) -> float:

@@ -38,7 +38,7 @@ class _StrictLoader(yaml.SafeLoader):
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
-    def compose_node(self, parent: Node | None, index: object) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             mark = event.start_mark
@@ -46,6 +46,7 @@ class _StrictLoader(yaml.SafeLoader):
                 problem="anchors and aliases are not allowed in routing-sim configs",
                 problem_mark=mark,
             )
+        # the stubs type index as int; PyYAML passes a list position or, for a mapping value, the key's node
         return super().compose_node(parent, index)  # type: ignore[arg-type]
 
 
@@ -108,7 +109,8 @@ def _convert(node: Node, path: tuple, lines: Lines, source: str, loader: yaml.Sa
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError([Problem(source, path, f"must be a finite number (got {node.value})", node.start_mark.line + 1)])
         return value
-    plain = {SequenceNode: "tag:yaml.org,2002:seq", MappingNode: "tag:yaml.org,2002:map"}.get(type(node))
+    plain_tags: dict[type[Node], str] = {SequenceNode: "tag:yaml.org,2002:seq", MappingNode: "tag:yaml.org,2002:map"}
+    plain = plain_tags.get(type(node))
     if plain is not None and node.tag != plain:  # a tag before a list or mapping, e.g. !!python/object/new
         raise ConfigError([Problem(source, path, f"YAML tag {node.tag!r} is not allowed: write a plain list or mapping",
                                    node.start_mark.line + 1)])

@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 
 from routing_sim.engine.build import Codes
-from routing_sim.summary import SimulationSummary
 from routing_sim.kpis.money import cost_kpis, pool_kpis
 from routing_sim.kpis.points import point_times
 from routing_sim.kpis.tallies import select as _select  # unchanged by the streaming
 from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.summary import SimulationSummary
 from routing_sim.units import parse_duration
 
 
@@ -168,7 +168,7 @@ def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray,
         order = np.argsort(key, kind="stable")  # by group, rows in their order within a group
         key, grouped = key[order], rows[order]
         cuts = np.flatnonzero(np.diff(key)) + 1
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), key.size]):
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), key.size], strict=True):
             stats = _deadline_stats(grouped[lo:hi], start, end, open_, target, horizon)
             if stats["n"] or stats["pending_overdue"] or stats["pending_not_yet_due"]:
                 parts, rest = [], int(key[lo])

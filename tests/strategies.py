@@ -105,7 +105,7 @@ def probabilities(draw: st.DrawFn, keys: list[str]) -> dict[str, float]:
     chosen = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=len(keys), unique=True))
     weights = draw(st.lists(st.integers(1, 5), min_size=len(chosen), max_size=len(chosen)))
     total = sum(weights)
-    return {k: w / total for k, w in zip(chosen, weights)}
+    return {k: w / total for k, w in zip(chosen, weights, strict=True)}
 
 
 @st.composite
@@ -194,7 +194,7 @@ def targets(draw: st.DrawFn, forward: list[str], must: list[str], back: list[str
         keep = 1.0 - q
         out[draw(st.sampled_from(back))] = q
     total = sum(weights)
-    for name, w in zip(chosen, weights):
+    for name, w in zip(chosen, weights, strict=True):
         out[name] = keep * w / total
     return out
 

@@ -72,11 +72,11 @@ def test_priority_class_is_never_overtaken(base_config):
     result = simulate_config(validate_data(cfg))
     v = result.visits.to_pydict()
     ents = result.entities.to_pydict()
-    high = {e for e, u in zip(ents["entity"], ents["attr.urgency"]) if u == 0}
+    high = {e for e, u in zip(ents["entity"], ents["attr.urgency"], strict=True) if u == 0}
     rows = [(v["enter"][i], v["start"][i], v["entity"][i] in high) for i in range(len(v["entity"])) if v["stage"][i] == 0]
     started = [r for r in rows if r[1] == r[1]]
     assert any(s > e for e, s, _ in started), "the test needs queueing to mean anything"
-    for enter, start, is_high in started:
+    for _enter, start, is_high in started:
         if is_high:
             continue
         # no high-priority entity was waiting (entered before, started after) when this low one started

@@ -59,7 +59,7 @@ def test_arrival_times_by_period_are_the_whole_sequence_cut_at_the_boundaries(cu
     parts = [periods.until(b) for b in bounds]
     assert np.array_equal(np.concatenate(parts), whole)
     lo = -np.inf
-    for part, hi in zip(parts, bounds):
+    for part, hi in zip(parts, bounds, strict=True):
         assert np.all((part >= lo) & (part < hi))
         lo = hi
     assert np.all(np.diff(whole) >= 0) and whole.size and whole[-1] < intensity.size
@@ -164,7 +164,7 @@ def test_first_and_later_visits_route_with_the_same_probabilities(base_config):
     codes = r.codes
     v = r.visits.to_pydict()
     e = r.entities.to_pydict()
-    urgency = dict(zip(e["entity"], e["attr.urgency"]))
+    urgency = dict(zip(e["entity"], e["attr.urgency"], strict=True))
     high = codes.value("urgency", "high")
     sort, work = codes.stages.index("sort"), codes.stages.index("work")
     rejected, accepted = codes.place("rejected"), codes.place("accepted")
@@ -207,7 +207,7 @@ def test_results_do_not_depend_on_how_far_ahead_arrivals_are_generated(base_conf
     def arrivals(days: int) -> list[tuple]:
         monkeypatch.setattr(build_module, "period_hours", lambda expected, horizon: days * 24.0)
         e = simulate_config(validate_data(base_config), seed=5).entities.to_pydict()
-        return sorted(tuple(-1.0 if x != x else x for x in row) for row in zip(*e.values()))
+        return sorted(tuple(-1.0 if x != x else x for x in row) for row in zip(*e.values(), strict=True))
 
     one, seven = arrivals(1), arrivals(7)
     assert len(one) > 100 and one == seven

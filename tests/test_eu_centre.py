@@ -54,7 +54,7 @@ def test_nothing_forwarded_that_was_not_reviewed_or_matched(short_run):
     forwarded = 0
     decision = codes.attr("decision")
     ents = short_run.entities.to_pydict()
-    final_decision = dict(zip(ents["entity"], ents["attr.decision"]))
+    final_decision = dict(zip(ents["entity"], ents["attr.decision"], strict=True))
     for row in order:
         e, s = v["entity"][row], v["stage"][row]
         if s == stage["forwarding"]:
@@ -71,11 +71,11 @@ def test_no_complaint_without_a_removal(short_run):
     ents = short_run.entities.to_pydict()
     v = short_run.visits.to_pydict()
     removal = codes.stages.index("provider_removal")
-    removed_at = {e: end for e, s, end in zip(v["entity"], v["stage"], v["end"]) if s == removal and end == end}
-    kind = {e: k for e, k in zip(ents["entity"], ents["kind"])}
-    complaints = [(e, p, c) for e, k, p, c in zip(ents["entity"], ents["kind"], ents["parent"], ents["created"])
+    removed_at = {e: end for e, s, end in zip(v["entity"], v["stage"], v["end"], strict=True) if s == removal and end == end}
+    kind = {e: k for e, k in zip(ents["entity"], ents["kind"], strict=True)}
+    complaints = [(e, p, c) for e, k, p, c in zip(ents["entity"], ents["kind"], ents["parent"], ents["created"], strict=True)
                   if k == codes.kinds.index("complaint")]
     assert complaints, "a 21-day run should already produce complaints"
-    for entity, parent, created in complaints:
+    for _entity, parent, created in complaints:
         assert kind[parent] == codes.kinds.index("takedown")
         assert parent in removed_at and removed_at[parent] <= created

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -141,10 +142,8 @@ def test_sigkill_of_the_driver_then_resume_gives_identical_results(tmp_path):
         assert proc.returncode == -signal.SIGKILL
         assert group_gone(proc.pid), "pool workers outlived the killed driver"
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in tasks.glob("*.json")}
     assert 4 <= len(before) < 16 and not (out / "mmc-staff" / "summary.json").exists()
     (tasks / ".stale.json.tmp-999999999").write_text("half a file")  # as a killed write would leave
@@ -191,10 +190,8 @@ def test_the_driver_survives_a_killed_worker(tmp_path):
         os.kill(workers[0], signal.SIGKILL)
         _, stderr = proc.communicate(timeout=300)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert proc.returncode == 0, stderr
     assert "worker_died" in stderr
     run_experiment(exp, tmp_path / "uninterrupted")

@@ -76,7 +76,7 @@ def test_intervals_cover_a_known_mean_and_a_known_difference(tmp_path):
     assert summary["tasks"]["ok"] == 600
     got = values(tmp_path / "results" / "coverage", "stages.delay.mean_inside")
     truth = {"a": mean_inside(2.0), "b": mean_inside(3.0)}
-    diffs = [b - a for a, b in zip(got["a"], got["b"])]
+    diffs = [b - a for a, b in zip(got["a"], got["b"], strict=True)]
     checks = [(got["a"], truth["a"]), (got["b"], truth["b"]), (diffs, truth["b"] - truth["a"])]
     covered = total = 0
     for series, exact in checks:

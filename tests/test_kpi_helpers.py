@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -89,7 +91,7 @@ def test_chunks_are_cut_at_the_same_rows_from_parquet_and_from_memory(tmp_path_f
         schema = pa.schema([("x", pa.float64()), ("k", pa.int32())])
         start = np.cumsum([0, *batch_sizes])
         batches = [pa.record_batch([pa.array(np.arange(lo, hi) / 7.0), pa.array(np.arange(lo, hi, dtype=np.int32))],
-                                   schema=schema) for lo, hi in zip(start, start[1:])]
+                                   schema=schema) for lo, hi in pairwise(start)]
         path = tmp_path_factory.mktemp("chunks") / "t.parquet"
         with pq.ParquetWriter(path, schema) as writer:
             for b in batches:
@@ -103,5 +105,5 @@ def test_chunks_are_cut_at_the_same_rows_from_parquet_and_from_memory(tmp_path_f
     assert [c["x"].size for c in from_memory] == [c["x"].size for c in from_file]
     assert all(c["x"].size == chunk_rows for c in from_memory[:-1])
     assert sum(c["x"].size for c in from_memory) == sum(batch_sizes)
-    for a, b in zip(from_memory, from_file):
+    for a, b in zip(from_memory, from_file, strict=True):
         assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["k"], b["k"])

@@ -278,7 +278,7 @@ def test_switching_off_every_error_leaves_no_wrong_decision(eu_runs):
     assert {name: clean[name] for name in WRONG_DECISIONS} == dict.fromkeys(WRONG_DECISIONS, 0)
     # and no report that is not abuse reaches forwarding at all
     r = eu_runs["none"]
-    truth = dict(zip(column(r, "entities", "entity").tolist(), column(r, "entities", "attr.truth").tolist()))
+    truth = dict(zip(column(r, "entities", "entity").tolist(), column(r, "entities", "attr.truth").tolist(), strict=True))
     stage, entity = column(r, "visits", "stage"), column(r, "visits", "entity")
     forwarded = entity[stage == r.codes.stages.index("forwarding")]
     no_abuse = r.codes.value("truth", "no_abuse")

@@ -12,7 +12,9 @@ import copy
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -328,7 +330,7 @@ def test_capacity(data):
     ts = columns(r.timeseries)
     for p, pool in enumerate(codes.pools):
         points = r.calendars[p]
-        assert points[0][0] == 0.0 and all(a[0] <= b[0] for a, b in zip(points, points[1:]))
+        assert points[0][0] == 0.0 and all(a[0] <= b[0] for a, b in pairwise(points))
         stages = {i for i, name in enumerate(codes.stages) if r.cfg.stages[name].pool == pool}
         events = []  # (time, +1 at a start / -1 at an end); ends sort first: a server freed at t is free at t
         for i in range(len(v["entity"])):
@@ -344,7 +346,7 @@ def test_capacity(data):
                 assert in_service <= scheduled_at(points, t), (pool, t, in_service, points)
         assert in_service == 0
         busy, on_duty = ts[f"busy.{pool}"], ts[f"on_duty.{pool}"]
-        for t, b, d in zip(ts["t"], busy, on_duty):
+        for t, b, d in zip(ts["t"], busy, on_duty, strict=True):
             assert 0 <= b <= d, (pool, t, b, d)
             assert d in {max(s, b) for s in scheduled_near(points, t)}, (pool, t, b, d, points)
 
@@ -373,7 +375,7 @@ def test_timeseries_agree_with_visits(data):
         got_queued = np.asarray(ts[f"queued.{name}"])
         assert np.array_equal(inside[~ties], got_inside[~ties]), name
         assert np.array_equal(queued[~ties], got_queued[~ties]), name
-    for p, pool in enumerate(codes.pools):
+    for pool in codes.pools:
         m = np.isin(stage_of, [i for i, n in enumerate(codes.stages) if r.cfg.stages[n].pool == pool])
         st_, en = start[m], end[m]
         ties = np.isin(t, np.concatenate([st_, en]))

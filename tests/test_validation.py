@@ -17,7 +17,7 @@ Little's law check live in ``routing_sim/validation/`` (``formulas``, ``systems`
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -68,7 +68,7 @@ def test_cobham_with_one_class_is_pk_and_conserves_work():
     waits = cobham_waits(lams, [mean, mean], [2 * mean**2] * 2)
     assert waits[0] < mmc_wait(lam, mean, 1) < waits[1]
     # Kleinrock's conservation law: with equal service times the weighted mean equals FCFS
-    assert sum(lk * wk for lk, wk in zip(lams, waits)) / lam == pytest.approx(mmc_wait(lam, mean, 1))
+    assert sum(lk * wk for lk, wk in zip(lams, waits, strict=True)) / lam == pytest.approx(mmc_wait(lam, mean, 1))
 
 
 def test_traffic_equations_of_a_tandem_with_feedback():
@@ -103,7 +103,7 @@ def test_theory_read_from_the_configs_matches_their_comments():
 # --------------------------------------------------------------------------- simulation against theory
 
 
-@lru_cache(maxsize=None)
+@cache
 def estimates(key: str) -> tuple[Estimate, ...]:
     return tuple(estimate(system(key)))
 

@@ -95,7 +95,7 @@ def test_batches_and_duplicates_preserve_conservation(base_config):
     assert volumes["entities"] == result.summary.arrived_by_source["inbox"] == result.entities.num_rows
     ents = result.entities.to_pydict()
     groups: dict[int, list[int]] = {}
-    for e, g, u in zip(ents["entity"], ents["group"], ents["attr.urgency"]):
+    for g, u in zip(ents["group"], ents["attr.urgency"], strict=True):
         groups.setdefault(g, []).append(u)
     assert volumes["incidents"] == len(groups) < volumes["entities"]
     # duplicates of one incident share their attributes; batch members are separate incidents

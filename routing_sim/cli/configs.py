@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -47,7 +46,7 @@ def validate(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def schema(output: Optional[Path] = typer.Option(None, "--out", help="Write to this file instead of stdout.")) -> None:
+def schema(output: Path | None = typer.Option(None, "--out", help="Write to this file instead of stdout.")) -> None:
     """Print the JSON schema of config files (for editor completion)."""
     text = json.dumps(ProcessConfig.model_json_schema(by_alias=True), indent=2)
     if output:

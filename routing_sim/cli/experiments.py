@@ -39,7 +39,7 @@ def compare(
             spec, _, _ = read_spec(target)
         except ConfigError as exc:
             report_config_error(exc)
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
         store = Store.under(results, spec.name)
     if not (store.folder / "experiment.json").is_file():
         fail(EXIT_BAD_INPUT, f"{store.folder}: no experiment results here (run the experiment first)")

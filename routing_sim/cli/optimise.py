@@ -102,7 +102,7 @@ def _guard(work: Any) -> dict[str, Any]:
         return work()
     except ConfigError as exc:
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     except RunError as exc:
         fail(EXIT_FAILED, str(exc))
     except KeyboardInterrupt:

@@ -7,7 +7,9 @@ One command, dispatching on the file: an experiment file (a YAML file with a top
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -60,7 +62,7 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
         cfg = _config_with_overrides(config, set_, horizon)
     except ConfigError as exc:
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     effective_seed = cfg.seed if seed is None else seed
     structlog.contextvars.bind_contextvars(config=cfg.name, seed=effective_seed)
     log = logs.get_logger()
@@ -77,7 +79,7 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
         fail(EXIT_BAD_INPUT, f"{config}: {exc}")
     except ConfigError as exc:  # --out is not a usable folder
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     except RunError as exc:
         log.error("run_failed", error=str(exc))
         fail(EXIT_FAILED, f"{config}: {exc}")
@@ -118,7 +120,7 @@ def _run_experiment(path: Path, seed: int | None, results: Path, quiet: bool, wo
         exp = load_experiment(path, seed=seed)
     except ConfigError as exc:
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     folder = Store.under(results, exp.name).folder
     try:
         with TaskProgress(quiet) as progress:
@@ -127,7 +129,7 @@ def _run_experiment(path: Path, seed: int | None, results: Path, quiet: bool, wo
         fail(EXIT_INTERRUPTED, f"interrupted: finished tasks are kept in {folder}; run the same command to resume")
     except ConfigError as exc:  # --out is not a usable folder
         report_config_error(exc)
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None  # reported above
     except RunError as exc:
         fail(EXIT_FAILED, f"{path}: {exc}")
     if not quiet:
@@ -149,21 +151,23 @@ class _progress:
         )
         self.task: Any = None
 
-    def __enter__(self):
-        if self.bar is None:
+    def __enter__(self) -> Callable[[float, float], None] | None:
+        bar = self.bar
+        if bar is None:
             return None
-        self.bar.__enter__()
+        bar.__enter__()
 
         def update(now: float, horizon: float) -> None:
             if self.task is None:
-                self.task = self.bar.add_task("run", total=horizon / 24)
-            self.bar.update(self.task, completed=now / 24)
+                self.task = bar.add_task("run", total=horizon / 24)
+            bar.update(self.task, completed=now / 24)
 
         return update
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(exc_type, exc, tb)
 
 
 class TaskProgress:
@@ -188,9 +192,10 @@ class TaskProgress:
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.__exit__(exc_type, exc, tb)
 
     def add(self, tasks: int, skipped: int, stale: int = 0) -> None:
         if skipped:

@@ -8,12 +8,11 @@ attribute arrays, distributions become samplers on named order-free streams
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
-
-from routing_sim.codes import Codes
 from routing_sim.calendars import change_points
+from routing_sim.codes import Codes
 from routing_sim.engine.plan import Plan, Planner, StageRules
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations

@@ -11,7 +11,7 @@ arithmetic for every time (``end = start + duration``, a child's arrival ``end +
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit
@@ -290,7 +290,7 @@ class Fast:
             parts.append((times, plan.cls[visits].astype(np.int64), plan.E.id[plan.visit_entity[visits]],
                           plan.duration[visits], (serial << HANDLE) | visits))
         if parts:
-            t, cls, ids, dur, ref = (np.concatenate(c) for c in zip(*parts))
+            t, cls, ids, dur, ref = (np.concatenate(c) for c in zip(*parts, strict=True))
             order = np.argsort(t, kind="stable")
             t, cls, ids, dur, ref = t[order], cls[order], ids[order], dur[order], ref[order]
         else:

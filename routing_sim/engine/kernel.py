@@ -11,6 +11,7 @@ pinned in pyproject.toml.
 from __future__ import annotations
 
 from heapq import heappush
+from typing import cast
 
 from simpy import Environment
 
@@ -23,7 +24,9 @@ DISPATCH = 2
 class Kernel(Environment):
     def at(self, event: object, t: float, priority: int = NORMAL) -> None:
         """Schedule ``event`` (with ``callbacks`` and ``_ok``) at the absolute time ``t``."""
-        heappush(self._queue, (t, priority, next(self._eid), event))
+        # SimPy types its heap as holding Event instances; these events only have what step() reads
+        queue = cast("list[tuple[float, int, int, object]]", self._queue)
+        heappush(queue, (t, priority, next(self._eid), event))
 
     def scheduled(self) -> int:
         """Events scheduled so far."""

@@ -67,9 +67,9 @@ class Output:
         self.single = keep_single
         groups: list[tuple[Plan, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for plan, items in by_plan.values():
-            _, rows, visit, ended, outcome = zip(*items)
-            groups.append((plan, np.array(rows, dtype=np.int64), np.array(visit, dtype=np.int64),
-                           np.array(ended, dtype=float), np.array(outcome, dtype=np.int64)))
+            _, item_rows, item_visits, item_ended, item_outcomes = zip(*items, strict=True)
+            groups.append((plan, np.array(item_rows, dtype=np.int64), np.array(item_visits, dtype=np.int64),
+                           np.array(item_ended, dtype=float), np.array(item_outcomes, dtype=np.int64)))
         keep_chunks = []
         for plan, rows, visit, ended, outcome in self.chunks:
             now = np.ones(rows.size, dtype=bool) if final else ended < until

@@ -92,7 +92,7 @@ class Plan:
             frontier = spawned[~keep[spawned]]
         return np.flatnonzero(keep)
 
-    def subset(self, rows: np.ndarray) -> tuple["Plan", np.ndarray, np.ndarray]:
+    def subset(self, rows: np.ndarray) -> tuple[Plan, np.ndarray, np.ndarray]:
         """A plan of the entities ``rows`` (sorted) with all their visits and times; and the maps
         from this plan's entity rows and visit rows to the new ones (-1: not kept). A kept child
         whose parent is not kept keeps its creation time and no longer needs its parent's visit."""

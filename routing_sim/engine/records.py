@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -149,7 +150,8 @@ ENTITY_FIXED = [
 ]
 
 
-def entity_schema(attribute_names: list[str], count_names: list[str] = (), mark_names: list[str] = ()) -> pa.Schema:
+def entity_schema(attribute_names: Sequence[str], count_names: Sequence[str] = (), mark_names: Sequence[str] = ()
+                  ) -> pa.Schema:
     """The fixed columns, ``count.<name>``, ``attr.<name>`` codes, then ``mark.<stage>.<point>``: the
     first time the entity reached each point a deadline measures (NaN: never), so that deadlines
     are computed from the entity rows alone, a batch at a time."""

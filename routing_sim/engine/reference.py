@@ -17,8 +17,8 @@ the :class:`~routing_sim.engine.plan.Plan`. What it decides is *when*:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
-from typing import Callable
 
 import numpy as np
 
@@ -27,14 +27,14 @@ from routing_sim.engine.output import Output
 from routing_sim.engine.plan import Plan
 
 
-
 class Ent:
     """A live entity: its plan, its row there and its current visit; schedulable as an event."""
 
     __slots__ = ("plan", "row", "v", "callbacks")
     _ok = True
+    callbacks: list[Callable] | None  # what the kernel calls when the entity's event fires; set when scheduled
 
-    def __init__(self, plan: "Flat", row: int, v: int):
+    def __init__(self, plan: Flat, row: int, v: int):
         self.plan = plan
         self.row = row
         self.v = v
@@ -117,8 +117,10 @@ class Feed:
 
     __slots__ = ("flat", "rows", "times", "callbacks", "on_fire", "reference")
     _ok = True
+    callbacks: list[Callable] | None
+    on_fire: list[Callable] | None
 
-    def __init__(self, reference: "Reference", flat: Flat, rows: np.ndarray):
+    def __init__(self, reference: Reference, flat: Flat, rows: np.ndarray):
         self.reference = reference
         self.flat = flat
         times = flat.plan.E.created[rows]
@@ -268,7 +270,7 @@ class Reference:
 
     def run(self, progress: Callable[[float, float], None] | None = None) -> None:
         model, kernel = self.model, self.kernel
-        for pool, points in zip(self.pools, model.calendars):
+        for pool, points in zip(self.pools, model.calendars, strict=True):
             pool.scheduled = points[0][1]
             callbacks = [self._calendar(pool)]
             for t, n in points[1:]:

@@ -19,9 +19,10 @@ written with their state, so censored work is counted, not dropped.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
@@ -114,9 +115,9 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
         events=executor.events(),
         arrived_by_source=arrived,
         pending_spawns=out.pending,
-        spawned_by_kind={k: int(n) for k, n in zip(model.codes.kinds, out.spawned)},
+        spawned_by_kind={k: int(n) for k, n in zip(model.codes.kinds, out.spawned, strict=True)},
         pools=[PoolTotals(n, busy, duty, end_scheduled, end_busy)
-               for n, (busy, duty, end_scheduled, end_busy) in zip(model.codes.pools, pools)],
+               for n, (busy, duty, end_scheduled, end_busy) in zip(model.codes.pools, pools, strict=True)],
         visits_written=out.visits_written,
         entities_written=out.entities_written,
         engine=name,

@@ -60,15 +60,16 @@ def components(edges: dict[int, set[int]]) -> list[list[int]]:
     for root in reversed(finished):
         if root in assigned:
             continue
-        component, stack = [], [root]
+        component: list[int] = []
+        pending = [root]  # the depth-first search's stack above holds (node, iterator) pairs
         assigned.add(root)
-        while stack:
-            node = stack.pop()
+        while pending:
+            node = pending.pop()
             component.append(node)
             for t in reverse[node]:
                 if t not in assigned:
                     assigned.add(t)
-                    stack.append(t)
+                    pending.append(t)
         out.append(sorted(component))
     return out
 

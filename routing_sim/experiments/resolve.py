@@ -112,12 +112,12 @@ def _plan(spec: ExperimentSpec) -> list[tuple[str, list[Step]]]:
     if not spec.sweep:
         return [(name, common + steps) for name, steps in (named or [("base", [])])]
     lasts = [p.rsplit(".", 1)[-1] for p in spec.sweep]
-    labels = [last if lasts.count(last) == 1 else p for p, last in zip(spec.sweep, lasts)]
+    labels = [last if lasts.count(last) == 1 else p for p, last in zip(spec.sweep, lasts, strict=True)]
     axes = [[(("sweep", p, i), p, v) for i, v in enumerate(values)] for p, values in spec.sweep.items()]
     out = []
     for name, steps in named or [("", [])]:
         for point in itertools.product(*axes):
-            label = " ".join(f"{lab}={step[2]}" for lab, step in zip(labels, point))
+            label = " ".join(f"{lab}={step[2]}" for lab, step in zip(labels, point, strict=True))
             out.append((f"{name} {label}".strip(), common + steps + list(point)))
     return out
 
@@ -193,7 +193,7 @@ def _kpi_known(name: str, known: set[str], cfg: ProcessConfig) -> bool:
 
 def _check_kpis(spec: ExperimentSpec, report: list[str], known: set[str], cfg: ProcessConfig,
                 where: _Where) -> list[Problem]:
-    listed = [(("report", i), n) for i, n in enumerate(spec.report)]
+    listed: list[tuple[tuple, str]] = [(("report", i), n) for i, n in enumerate(spec.report)]
     if isinstance(spec.replications, UntilPrecise):
         listed += [(("replications", "kpis", i), n) for i, n in enumerate(spec.replications.kpis)]
     problems = []

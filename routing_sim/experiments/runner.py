@@ -18,9 +18,8 @@ from routing_sim.errors import RunError
 from routing_sim.experiments.executors import executor_for
 from routing_sim.experiments.resolve import Experiment, load_experiment
 from routing_sim.experiments.stats import replications_algorithm
-from routing_sim.experiments.store import Store, pilot_key, replication_key
+from routing_sim.experiments.store import Store, code_fingerprint, pilot_key, replication_key
 from routing_sim.experiments.summary import summarise, variant_values, write_summary
-from routing_sim.experiments.store import code_fingerprint
 from routing_sim.experiments.tasks import PILOT, REPLICATION, Task
 from routing_sim.experiments.warmup import choose_warmup
 from routing_sim.runfolder import environment_info
@@ -170,7 +169,8 @@ def _decide(exp: Experiment, store: Store, plan: dict[str, Any], n: int) -> dict
     until = exp.until
     assert until is not None
     sequences: dict[str, dict[str, Any]] = {}
-    done, needed, solutions = True, n + 1, []
+    done, needed = True, n + 1
+    solutions: list[int] = []
     for variant in plan["variants"]:
         records = variant_values(store, plan, variant)
         rows = [records[r]["kpis"] for r in sorted(records) if records[r].get("status") == "ok"]
@@ -182,6 +182,7 @@ def _decide(exp: Experiment, store: Store, plan: dict[str, Any], n: int) -> dict
                                                "precision": result.precision}
             done = done and result.done
             if result.done:
+                assert result.n_solution is not None  # done: the precision held from n_solution on
                 solutions.append(result.n_solution)
             else:
                 needed = max(needed, result.needed)

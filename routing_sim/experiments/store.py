@@ -24,10 +24,11 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, TypeGuard
 
 from routing_sim.errors import RunError
 from routing_sim.folders import read_mapping
@@ -49,7 +50,7 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def current(record: dict[str, Any] | None) -> bool:
+def current(record: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """Whether a task record ended well and was computed by these sources (so it can be reused)."""
     return record is not None and record.get("status") == "ok" and record.get("code") == code_fingerprint()
 

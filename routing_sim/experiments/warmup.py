@@ -53,13 +53,16 @@ def kpis_after(result: RunResult, warmup_h: float) -> dict[str, Any]:
     series = _after(result.timeseries, "t", ("t",), warmup_h)
     source = entities.column("source").to_numpy()
     kind = entities.column("kind").to_numpy()
+    pools = []
+    for i, p in enumerate(result.summary.pools):
+        busy, duty = pool_hours(result, i, warmup_h)
+        pools.append(dataclasses.replace(p, busy_hours=busy, on_duty_hours=duty))
     summary = dataclasses.replace(
         result.summary,
         horizon=window,
         arrived_by_source={name: int((source == i).sum()) for i, name in enumerate(result.codes.sources)},
         spawned_by_kind={name: int(((source < 0) & (kind == i)).sum()) for i, name in enumerate(result.codes.kinds)},
-        pools=[dataclasses.replace(p, **dict(zip(("busy_hours", "on_duty_hours"), pool_hours(result, i, warmup_h))))
-               for i, p in enumerate(result.summary.pools)],
+        pools=pools,
     )
     return compute_kpis(cfg.model_copy(update={"time": time}), result.codes, summary, visits, entities, series)
 

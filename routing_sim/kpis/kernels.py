@@ -25,7 +25,7 @@ def _key(bits: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def _first_bin(key: np.uint64, top: int, first: int, bins: int) -> int:
+def _first_bin(key: np.uint64, top: int, first: int, bins: int) -> int | np.int64:
     b = np.int64(key >> np.uint64(top)) - first
     return 0 if b < 0 else (bins - 1 if b >= bins else b)
 

@@ -77,10 +77,10 @@ class Search:
         self.evidence: dict[tuple[int, ...], dict[str, Any]] = {}
 
     def point(self, vec: tuple[int, ...]) -> Point:
-        return {f"pools.{p}.headcount": int(h) for p, h in zip(self.pools, vec)}
+        return {f"pools.{p}.headcount": int(h) for p, h in zip(self.pools, vec, strict=True)}
 
     def cost(self, vec: tuple[int, ...]) -> float:
-        return float(sum(h * self.costs[p] for p, h in zip(self.pools, vec)))
+        return float(sum(h * self.costs[p] for p, h in zip(self.pools, vec, strict=True)))
 
     def decide(self, vecs: list[tuple[int, ...]]) -> list[dict[str, Any]]:
         """Decide every vector, adding replications (doubling, to ``cap``) until each is clear."""
@@ -91,7 +91,7 @@ class Search:
                 judged = [judge(self.ev.values(self.point(v), t.kpi, n[v]), t, self.level_each) for t in self.targets]
                 verdicts = {j["verdict"] for j in judged}
                 if FAIL in verdicts or verdicts == {PASS} or n[v] >= self.cap:
-                    self.evidence[v] = {"headcount": dict(zip(self.pools, v)), "cost": self.cost(v), "n": n[v],
+                    self.evidence[v] = {"headcount": dict(zip(self.pools, v, strict=True)), "cost": self.cost(v), "n": n[v],
                                         "verdict": PASS if verdicts == {PASS} else FAIL,
                                         "undecided": verdicts == {PASS, UNCLEAR} or verdicts == {UNCLEAR},
                                         "targets": judged}
@@ -106,7 +106,7 @@ class Search:
     def load_bounds(self, top: tuple[int, ...]) -> dict[str, int]:
         """floor(offered load in heads) per pool, from the replications of the largest vector."""
         out = {}
-        for p, h in zip(self.pools, top):
+        for p, h in zip(self.pools, top, strict=True):
             busy = interval(self.ev.values(self.point(top), f"pools.{p}.busy_hours", self.n0))["mean"]
             duty = interval(self.ev.values(self.point(top), f"pools.{p}.on_duty_hours", self.n0))["mean"]
             out[p] = int(math.floor(busy / (duty / h) * (1 - 1e-9))) if duty > 0 and h > 0 else 0
@@ -151,7 +151,7 @@ class Search:
         return self._result(None, bounds, "no vector passed (should not happen: the largest one did)")
 
     def _dominated(self, vec: tuple[int, ...]) -> bool:
-        return any(e["verdict"] == FAIL and all(a <= b for a, b in zip(vec, key))
+        return any(e["verdict"] == FAIL and all(a <= b for a, b in zip(vec, key, strict=True))
                    for key, e in self.evidence.items())
 
     def _result(self, best: tuple[int, ...] | None, bounds: dict[str, Any], status: str) -> dict[str, Any]:

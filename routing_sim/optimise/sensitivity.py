@@ -21,9 +21,10 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -53,12 +54,13 @@ def parse_param(text: str) -> Param:
     path, sep, rng = text.partition("=")
     lo_text, sep2, hi_text = rng.partition(":")
     ends = [re.fullmatch(r"\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*(\S*)\s*", t) for t in (lo_text, hi_text)]
-    if not sep or not sep2 or not all(ends) or ends[0][2] != ends[1][2]:  # type: ignore[index]
+    lo_match, hi_match = ends
+    if not sep or not sep2 or lo_match is None or hi_match is None or lo_match[2] != hi_match[2]:
         raise ConfigError([Problem("<command line>", (), f"--param {text!r}: write PATH=LOW:HIGH with one unit, "
                                    "e.g. pools.reviewers.headcount=25:40 or sources.x.rate=6/h:9/h")])
-    lo, hi = float(ends[0][1]), float(ends[1][1])  # type: ignore[index]
-    integer = not ends[0][2] and all(re.fullmatch(r"\s*[-+]?[0-9]+\s*", t) for t in (lo_text, hi_text))
-    return Param(path.strip(), lo, hi, ends[0][2], bool(integer))  # type: ignore[index]
+    lo, hi = float(lo_match[1]), float(hi_match[1])
+    integer = not lo_match[2] and all(re.fullmatch(r"\s*[-+]?[0-9]+\s*", t) for t in (lo_text, hi_text))
+    return Param(path.strip(), lo, hi, lo_match[2], bool(integer))
 
 
 def one_at_a_time(ev: Evaluator, params: list[Param], kpi: str, n: int) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def one_at_a_time(ev: Evaluator, params: list[Param], kpi: str, n: int) -> dict[
     points = [{p.path: p.value(u)} for p in params for u in (0.0, 1.0)]
     ev.ensure([({}, n)] + [(pt, n) for pt in points])
     base = ev.mean({}, kpi, n)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in params:
         low, high = ev.mean({p.path: p.value(0.0)}, kpi, n), ev.mean({p.path: p.value(1.0)}, kpi, n)
         rows.append({"param": p.path, "low": p.text(0.0), "high": p.text(1.0), "kpi_at_low": low,
@@ -88,23 +90,25 @@ def morris(ev: Evaluator, params: list[Param], kpi: str, n: int, trajectories: i
     paths = []
     for _ in range(trajectories):
         x = rng.choice(starts, size=len(params))
-        path = [(x.copy(), None)]
+        path: list[tuple[np.ndarray, int | None]] = [(x.copy(), None)]  # the start, then (point, parameter moved)
         for i in rng.permutation(len(params)):
             x[i] += delta
             path.append((x.copy(), int(i)))
         paths.append(path)
 
     def point(x: np.ndarray) -> Point:
-        return {p.path: p.value(float(u)) for p, u in zip(params, x)}
+        return {p.path: p.value(float(u)) for p, u in zip(params, x, strict=True)}
 
     ev.ensure([(point(x), n) for path in paths for x, _ in path])
     effects: list[list[float]] = [[] for _ in params]
     for path in paths:
         values = [ev.mean(point(x), kpi, n) for x, _ in path]
         for step in range(1, len(path)):
-            effects[path[step][1]].append((values[step] - values[step - 1]) / delta)  # type: ignore[index]
+            moved = path[step][1]
+            assert moved is not None  # only the start moves no parameter
+            effects[moved].append((values[step] - values[step - 1]) / delta)
     rows = []
-    for p, ee in zip(params, effects):
+    for p, ee in zip(params, effects, strict=True):
         arr = np.array(ee, dtype=float)
         rows.append({"param": p.path, "mu_star": float(np.mean(np.abs(arr))), "mu": float(np.mean(arr)),
                      "sigma": float(np.std(arr, ddof=1)) if arr.size > 1 else math.nan, "effects": arr.tolist()})
@@ -128,7 +132,7 @@ def sobol(ev: Evaluator, params: list[Param], kpi: str, n: int, samples: int = 6
     unit = sample.sample(problem, samples, calc_second_order=False, scramble=True, seed=seed)
 
     def point(x: np.ndarray) -> Point:
-        return {p.path: p.value(float(u)) for p, u in zip(params, x)}
+        return {p.path: p.value(float(u)) for p, u in zip(params, x, strict=True)}
 
     points = [point(x) for x in unit]
     ev.ensure([(pt, n) for pt in points])
@@ -136,7 +140,7 @@ def sobol(ev: Evaluator, params: list[Param], kpi: str, n: int, samples: int = 6
     if not np.all(np.isfinite(y)):
         raise ConfigError([Problem("<command line>", (), f"--kpi {kpi}: not defined at every point (NaN)")])
     found = analyze.analyze(problem, y, calc_second_order=False, conf_level=level, seed=seed)
-    rows = [{"param": p.path, "S1": float(found["S1"][i]), "S1_conf": float(found["S1_conf"][i]),
+    rows: list[dict[str, Any]] = [{"param": p.path, "S1": float(found["S1"][i]), "S1_conf": float(found["S1_conf"][i]),
              "ST": float(found["ST"][i]), "ST_conf": float(found["ST_conf"][i])} for i, p in enumerate(params)]
     rows.sort(key=lambda r: (-r["ST"] if math.isfinite(r["ST"]) else math.inf, r["param"]))
     return {"kpi": kpi, "samples": samples, "points": len(points), "level": level, "seed": seed,

@@ -21,8 +21,8 @@ __all__ = ["write_report"]
 def write_report(folder: Path, baseline: str | None = None) -> Path:
     """Write ``folder/report.html`` (and ``folder/figures/``); return the report's path."""
     from routing_sim.report import comments, figures, html, kpitables
-    from routing_sim.report.sources import config_file_of
     from routing_sim.report.load import load_study
+    from routing_sim.report.sources import config_file_of
     from routing_sim.runfolder import write_atomic
 
     folder = Path(folder)

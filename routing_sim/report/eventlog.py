@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
@@ -117,9 +118,9 @@ def export_log(folder: Path, max_cases: int | None = None, csv: bool = True, xes
     kinds = _case_lookup(src, "kind", src.codes["kinds"])
     targets = ([src.folder / "events.csv"] if csv else []) + ([src.folder / "events.xes"] if xes else [])
     temps = [p.with_name(f".{p.name}.tmp-{os.getpid()}") for p in targets]
-    handles = [open(t, "w", encoding="utf-8", newline="") for t in temps]
-    try:
-        writers = []
+    with ExitStack() as stack:  # every handle opened is closed, also when a later open fails
+        handles = [stack.enter_context(open(t, "w", encoding="utf-8", newline="")) for t in temps]
+        writers: list[CsvWriter | XesWriter] = []
         if csv:
             writers.append(CsvWriter(handles[0], src, kinds))
         if xes:
@@ -129,10 +130,7 @@ def export_log(folder: Path, max_cases: int | None = None, csv: bool = True, xes
                 w.write(chunk)
         for w in writers:
             w.close()
-    finally:
-        for h in handles:
-            h.close()
-    for tmp, final in zip(temps, targets):
+    for tmp, final in zip(temps, targets, strict=True):
         os.replace(tmp, final)
     return targets
 
@@ -140,7 +138,7 @@ def export_log(folder: Path, max_cases: int | None = None, csv: bool = True, xes
 def _case_lookup(src: LogSource, column: str, names: list[str]) -> dict[int, str]:
     ids = src.entities.column("entity").to_numpy()
     codes = src.entities.column(column).to_numpy()
-    return {int(i): names[c] if c >= 0 else "" for i, c in zip(ids, codes)}
+    return {int(i): names[c] if c >= 0 else "" for i, c in zip(ids, codes, strict=True)}
 
 
 class CsvWriter:
@@ -153,7 +151,7 @@ class CsvWriter:
         stages, resources = self.src.codes["stages"], self.src.resources
         self.out.writerows((str(c), stages[s], t, resources[s], LIFECYCLE[lf], self.kinds[c])
                            for c, s, t, lf in zip(chunk["case"].tolist(), chunk["stage"].tolist(),
-                                                  chunk["time"].tolist(), chunk["life"].tolist()))
+                                                  chunk["time"].tolist(), chunk["life"].tolist(), strict=True))
 
     def close(self) -> None:
         pass
@@ -176,7 +174,7 @@ class XesWriter:
         ends = np.concatenate([bounds, [cases.size]]).tolist()
         stage, times, life = chunk["stage"].tolist(), chunk["time"].tolist(), chunk["life"].tolist()
         lines: list[str] = []
-        for a, b in zip(starts, ends):
+        for a, b in zip(starts, ends, strict=True):
             if a == b:
                 continue
             case = int(cases[a])

@@ -10,8 +10,10 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -21,7 +23,10 @@ from routing_sim.model.process import Deadline
 from routing_sim.report import measures
 from routing_sim.report.study import Study, Variant
 
-RC = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "routing-sim-report",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -46,7 +51,7 @@ class Rendered:
     png: bytes
 
 
-def style() -> matplotlib.rc_context:
+def style() -> AbstractContextManager[None]:
     return matplotlib.rc_context(RC)
 
 
@@ -83,7 +88,7 @@ def shown(study: Study) -> list[Variant]:
 
 
 def coloured(variants: list[Variant]) -> Iterator[tuple[Variant, str]]:
-    return zip(variants, COLOURS)
+    return zip(variants, COLOURS, strict=False)  # at most MAX_VARIANTS, often fewer
 
 
 def draw_fan(ax, fan: measures.Fan, colour: str, label: str, scale: float = 1 / 24) -> None:
@@ -105,7 +110,7 @@ def backlog_figure(study: Study) -> tuple[Figure, str]:
     column = "queued" if any(st.pool for st in cfg.stages.values()) else "inside"
     daily_max = _horizon(study) > measures.LONG_H
     fig, axes = grid(len(stages))
-    for ax, stage in zip(axes, stages):
+    for ax, stage in zip(axes, stages, strict=True):
         for v, colour in coloured(variants):
             if stage in v.cfg.stages:
                 draw_fan(ax, measures.column_fan(v, f"{column}.{stage}", daily_max), colour, fan_label(v))
@@ -134,12 +139,12 @@ def deadline_figure(study: Study, name: str, deadline: Deadline) -> tuple[Figure
     variants = [v for v in shown(study) if name in v.cfg.deadlines][:4]
     targets = measures.targets_for(study.base.cfg, deadline)
     fig, axes = grid(len(variants))
-    for ax, v in zip(axes, variants):
+    for ax, v in zip(axes, variants, strict=True):
         pooled: dict[str, list[np.ndarray]] = {}
         for run in v.runs:
             for group, values in measures.elapsed_by_group(run, v.cfg, v.cfg.deadlines[name]).items():
                 pooled.setdefault(group, []).append(values)
-        colours = dict(zip(pooled, COLOURS))
+        colours = dict(zip(pooled, COLOURS, strict=False))  # usually fewer groups than colours
         for group, arrays in pooled.items():
             values = np.concatenate(arrays)
             x, p = measures.quantile_curve(np.maximum(values, 1 / 3600))
@@ -181,7 +186,7 @@ def utilisation_figure(study: Study) -> tuple[Figure, str]:
     pools = list(study.base.cfg.pools)
     period = measures.staff_period(_horizon(study))
     fig, axes = grid(len(pools))
-    for ax, pool in zip(axes, pools):
+    for ax, pool in zip(axes, pools, strict=True):
         for v, colour in coloured(variants):
             if pool in v.cfg.pools:
                 draw_fan(ax, measures.utilisation_fan(v, pool, period), colour, fan_label(v))
@@ -201,7 +206,7 @@ def staffing_figure(study: Study) -> tuple[Figure, str]:
     pools = list(study.base.cfg.pools)
     period = measures.staff_period(_horizon(study))
     fig, axes = grid(len(pools))
-    for ax, pool in zip(axes, pools):
+    for ax, pool in zip(axes, pools, strict=True):
         for v, colour in coloured(variants):
             if pool not in v.cfg.pools:
                 continue
@@ -228,7 +233,7 @@ def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, flo
     fig = Figure(figsize=(WIDTH, 0.9 + 0.28 * len(deadlines) * max(1, len(variants))), layout="constrained")
     ax = fig.subplots()
     height = 0.8 / max(1, len(variants))
-    for j, (variant, colour) in enumerate(zip(variants, COLOURS)):
+    for j, (variant, colour) in enumerate(zip(variants, COLOURS, strict=False)):
         for i, d in enumerate(deadlines):
             for _, _, mean, low, high in (r for r in rows if r[0] == d and r[1] == variant):
                 y = i + j * height
