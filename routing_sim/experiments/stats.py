@@ -8,8 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from routing_sim.stats import t_interval, t_quantile
+
+K = TypeVar("K", int, tuple[int, int])
+"""A replication's key (its index, or a run's seed and replication)."""
 
 
 def interval(values: Sequence[float], level: float = 0.95) -> dict[str, float | int]:
@@ -21,7 +25,7 @@ def interval(values: Sequence[float], level: float = 0.95) -> dict[str, float | 
     return {"n": n, "mean": mean, "low": low, "high": high, "half_width": (high - low) / 2, "sd": sd}
 
 
-def paired(variant: Mapping[int, float], baseline: Mapping[int, float], level: float = 0.95) -> dict[str, float | int]:
+def paired(variant: Mapping[K, float], baseline: Mapping[K, float], level: float = 0.95) -> dict[str, float | int]:
     """Mean and t-interval of ``variant[r] - baseline[r]`` over the replications both have (finite)."""
     common = sorted(set(variant) & set(baseline))
     diffs = [variant[r] - baseline[r] for r in common]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
@@ -76,7 +77,7 @@ def summarise(store: Store, plan: dict[str, Any], baseline: str | None = None) -
     }
 
 
-def judge(stats: dict[str, dict[str, Any]], flat: dict[str, Any]) -> None:
+def judge(stats: dict[str, dict[str, Any]], flat: Mapping[str, Any]) -> None:
     """Add each judged KPI's target and verdict (met, missed, uncertain) to its interval, in place;
     the targets are KPIs of the runs themselves (``flat``, any run of the variant)."""
     for kpi, s in stats.items():
