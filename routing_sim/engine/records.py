@@ -50,9 +50,13 @@ class ParquetSink:
     def __init__(self, path: Path, schema: pa.Schema):
         self.path = path
         # dictionary encoding only for the small integer codes: on times and ids it costs five
-        # times the encoding time (200k visits: 220 ms against 40 ms) and makes larger files
+        # times the encoding time (200k visits: 220 ms against 40 ms) and makes larger files.
+        # Times are stored byte-stream-split (each byte of the floats in a stream of its own), which
+        # zstd compresses better: the EU year's visits 84 -> 68 MB, entities 24 -> 22 MB, lossless.
         coded = [f.name for f in schema if f.type in (pa.int32(), pa.int16())]
-        self._writer = pq.ParquetWriter(str(path), schema, compression="zstd", use_dictionary=coded)
+        floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+        self._writer = pq.ParquetWriter(str(path), schema, compression="zstd", use_dictionary=coded,
+                                        use_byte_stream_split=floats)
         self._held: list[pa.RecordBatch] = []
         self._rows = 0
 
