@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -181,3 +182,13 @@ def test_deadline_times_from_marks_equal_those_from_visits(eu_run: Path, tmp_pat
             assert np.array_equal(a[group], b[group]), (name, group)
             compared += a[group].size
     assert compared > 0
+
+
+def test_an_interval_is_written_in_one_unit_and_only_where_the_runs_vary():
+    from routing_sim.report.kpitables import Estimate, fmt_estimate
+
+    assert fmt_estimate(Estimate(3, -0.387, -3.5, 2.7), "hours", signed=True) == "-0.4 h [-3.5, +2.7]"
+    assert fmt_estimate(Estimate(3, 0.2, 0.1, 0.3), "hours") == "12.0 min [6.0, 18.0]"
+    assert fmt_estimate(Estimate(3, 4.17e6, 4.17e6, 4.17e6), "money") == "EUR 4,170,000"  # no variation
+    assert fmt_estimate(Estimate(3, 2.0, -1.0, 5.0), "count") == "2 [0, 5]"  # a count is never negative
+    assert fmt_estimate(Estimate(1, 0.936, math.nan, math.nan), "share") == "93.6 %"

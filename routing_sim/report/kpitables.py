@@ -126,14 +126,34 @@ def fmt_hours(hours: float) -> str:
     return f"{sign}{h * 60:.1f} min"
 
 
+HOUR_UNITS = ((48.0, 24.0, "d"), (1.0, 1.0, "h"), (0.0, 1 / 60, "min"))
+"""Above 48 h in days, above 1 h in hours, else minutes."""
+
+
+def _hours_unit(*hours: float) -> tuple[float, str]:
+    """One unit for several times: the one the largest of them would be shown in."""
+    largest = max((abs(h) for h in hours if math.isfinite(h)), default=0.0)
+    return next((scale, name) for floor, scale, name in HOUR_UNITS if largest >= floor)
+
+
 def fmt_estimate(e: Estimate, unit: str, signed: bool = False) -> str:
+    """The mean and, where the runs vary, its interval, in one unit written once:
+    ``-0.4 h [-3.5, 2.7]``. A count's interval stops at zero (a count is never negative)."""
     if e.n == 0:
         return "-"
-    if unit == "share" and signed:
-        text = f"{e.mean * 100:+.1f} pp"
-        ci = f" [{e.low * 100:+.1f}, {e.high * 100:+.1f}]" if math.isfinite(e.low) else ""
-        return text + ci
-    text = ("+" if signed and e.mean > 0 else "") + fmt(e.mean, unit)
-    if math.isfinite(e.low):
-        text += f" [{fmt(e.low, unit)}, {fmt(e.high, unit)}]"
-    return text
+    varies = math.isfinite(e.low) and math.isfinite(e.high) and e.low != e.high
+    low = max(e.low, 0.0) if unit == "count" and not signed and varies else e.low
+    sign = "+" if signed else ""
+    if unit == "share":
+        scale, digits, name = 100.0, 1, " pp" if signed else " %"
+    elif unit == "hours":
+        scale_h, name = _hours_unit(e.mean, *((low, e.high) if varies else ()))
+        scale, digits, name = 1 / scale_h, 1, f" {name}"
+    else:
+        text = ("+" if signed and e.mean > 0 else "") + fmt(e.mean, unit)
+        return text + (f" [{fmt(low, unit)}, {fmt(e.high, unit)}]" if varies else "")
+
+    def num(x: float) -> str:
+        return f"{x * scale:{sign},.{digits}f}"
+
+    return num(e.mean) + name + (f" [{num(low)}, {num(e.high)}]" if varies else "")
