@@ -177,11 +177,12 @@ def _unit(kpi: str, share: bool, difference: bool = False) -> str:
 
 
 def _interval_text(kpi: str, s: dict[str, Any]) -> str:
+    """Mean [CI]; no interval where the runs do not vary, and none below zero (no KPI is negative)."""
     share = _is_share(kpi)
     unit = _unit(kpi, share)
-    if s["n"] < 2:
+    if s["n"] < 2 or s["low"] == s["high"]:
         return f"{_fmt(s['mean'], share)}{unit}"
-    return f"{_fmt(s['mean'], share)}{unit} [{_fmt(s['low'], share)}, {_fmt(s['high'], share)}]"
+    return f"{_fmt(s['mean'], share)}{unit} [{_fmt(max(s['low'], 0.0), share)}, {_fmt(s['high'], share)}]"
 
 
 def _diff_text(kpi: str, d: dict[str, Any]) -> str:
