@@ -78,3 +78,15 @@ def test_compare_of_a_folder_without_runs_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     bad = _compare(str(tmp_path), str(tmp_path / "missing"))
     assert bad.returncode == 2 and "missing" in bad.stderr
+
+
+def test_the_binding_pool_is_named_and_a_move_of_the_bottleneck_flagged():
+    from routing_sim.experiments.summary import bottlenecks
+
+    def util(**pools):
+        return {f"pools.{p}.utilisation": {"mean": u} for p, u in pools.items()}
+
+    summary = {"baseline": "a", "variants": {"a": {"kpis": util(review=0.8, police=0.7)},
+                                             "b": {"kpis": util(review=0.6, police=0.99)}}}
+    assert bottlenecks(summary) == ["binding pool in a: review (80.0 % utilised)",
+                                    "binding pool in b: police (99.0 % utilised): the bottleneck moves from review"]

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from routing_sim.experiments.stats import interval, paired
-from routing_sim.experiments.summary import _diff_text, _interval_text, _verdict_text, judge
+from routing_sim.experiments.summary import _diff_text, _interval_text, _verdict_text, bottlenecks, judge
 from routing_sim.stats import t_quantile
 
 Key = tuple[int, int]
@@ -113,8 +113,8 @@ def runs_table(summary: dict[str, Any], kpis: list[str]) -> Table:
 
 
 def runs_notes(summary: dict[str, Any]) -> list[str]:
-    """How each difference was computed, in words."""
-    lines = []
+    """How each difference was computed, in words; which pool binds in each config."""
+    lines = bottlenecks(summary)
     for name, v in summary["variants"].items():
         if v["paired"] is None:
             continue

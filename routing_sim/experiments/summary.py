@@ -199,6 +199,26 @@ def _sign(x: float, share: bool) -> str:
     return text if text.startswith("-") or math.isnan(x) else f"+{text}"
 
 
+def bottlenecks(summary: dict[str, Any]) -> list[str]:
+    """The pool that binds in each variant (the highest mean utilisation) and, where it is not the
+    baseline's, that the bottleneck moves."""
+    binding = {}
+    for name, v in summary["variants"].items():
+        pools = {k.split(".")[1]: s["mean"] for k, s in v["kpis"].items()
+                 if k.startswith("pools.") and k.endswith(".utilisation") and math.isfinite(s["mean"])}
+        if pools:
+            binding[name] = max(pools.items(), key=lambda item: item[1])
+    if not binding:
+        return []
+    base = binding.get(summary["baseline"])
+    lines = []
+    for name, (pool, share) in binding.items():
+        moved = base is not None and pool != base[0]
+        lines.append(f"binding pool in {name}: {pool} ({share * 100:.1f} % utilised)"
+                     + (f": the bottleneck moves from {base[0]}" if moved else ""))
+    return lines
+
+
 def notes(summary: dict[str, Any]) -> list[str]:
     """Plain lines under the table: how the replications and the warm-up were chosen, what failed."""
     lines = []
@@ -228,6 +248,7 @@ def notes(summary: dict[str, Any]) -> list[str]:
             lines.append(f"warm-up: {warm['note']}")
     else:
         lines.append(f"warm-up: {warm['hours'] / 24:g} d ({warm['method']})")
+    lines += bottlenecks(summary)
     tasks = summary["tasks"]
     if tasks["failed"]:
         lines.append(f"FAILED: {len(tasks['failed'])} of {tasks['expected']} tasks (left out of the statistics):")
