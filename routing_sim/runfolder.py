@@ -40,6 +40,17 @@ from routing_sim.yamlio import dump_yaml
 
 PACKAGES = ("simpy", "pydantic", "numpy", "pyarrow", "structlog", "PyYAML", "typer", "rich")
 TABLES = ("visits.parquet", "entities.parquet", "timeseries.parquet")
+RECORDS = {
+    "summary": ("timeseries.parquet",),
+    "entities": ("entities.parquet", "timeseries.parquet"),
+    "visits": TABLES,
+}
+"""What a run folder keeps besides its KPIs, config and manifest, by record level. Every level's
+KPIs are computed from all the tables; the tables a level does not keep are then deleted.
+``summary``: the KPIs and the time series (the report's figures over time). ``entities``: also a
+row per entity with its path's first times (the report's time-to-target curves). ``visits``: also
+a row per visit (the event log for process mining)."""
+DEFAULT_RECORDS = "summary"
 
 
 @dataclass
@@ -139,8 +150,12 @@ def run_to_folder(
     config_file: str | None = None,
     progress: Progress | None = None,
     engine: str = "auto",
+    records: str = DEFAULT_RECORDS,
 ) -> RunRecord:
-    """Run one replication of ``cfg`` and publish its folder; raise RunError on failure."""
+    """Run one replication of ``cfg`` and publish its folder, keeping the tables of the record level
+    (:data:`RECORDS`); raise RunError on failure."""
+    if records not in RECORDS:
+        raise RunError(f"--records: one of {', '.join(RECORDS)} (got {records!r})")
     seed = cfg.seed if seed is None else seed
     resolved = resolved_config(cfg, seed)
     digest = config_hash(resolved)
@@ -169,8 +184,12 @@ def run_to_folder(
     try:
         write_atomic(staging / "config.resolved.yaml", dump_yaml(resolved))
         kpis = _simulate_into(cfg, seed, staging, manifest, progress, engine)
-        manifest["files"] = {name: file_digest(staging / name)  # checked before any reader uses them
-                             for name in ("config.resolved.yaml", "kpis.json", *TABLES)}
+        for name in set(TABLES) - set(RECORDS[records]):
+            (staging / name).unlink()
+        kept = ("config.resolved.yaml", "kpis.json", *(t for t in TABLES if t in RECORDS[records]))
+        manifest["records"] = records
+        manifest["files"] = {name: file_digest(staging / name) for name in kept}  # checked before any reader uses them
+        manifest["bytes_written"] = sum((staging / name).stat().st_size for name in kept)
         manifest["status"] = "ok"
         manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
         write_json(staging / "manifest.json", manifest)

@@ -43,7 +43,8 @@ def small(folder: Path, name: str = "small", headcount: int = 2, days: int = 3) 
 
 
 def run(config: Path, results: Path, seed: int | None = None) -> Path:
-    return run_to_folder(load_config(config), seed=seed, results=results, config_file=str(config)).folder
+    return run_to_folder(load_config(config), seed=seed, results=results, config_file=str(config),
+                         records="visits").folder
 
 
 def need(module: str) -> Any:

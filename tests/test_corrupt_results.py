@@ -29,7 +29,7 @@ RUNNER = CliRunner()
 def good_run(tmp_path_factory) -> Path:
     data, _ = load_data(ROOT / "configs" / "textbook" / "mm1.yaml")
     data["time"]["horizon"] = "3d"
-    return run_to_folder(validate_data(data), results=tmp_path_factory.mktemp("runs")).folder
+    return run_to_folder(validate_data(data), results=tmp_path_factory.mktemp("runs"), records="visits").folder
 
 
 @pytest.fixture(scope="module")

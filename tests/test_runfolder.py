@@ -23,7 +23,7 @@ FILES = {"config.resolved.yaml", "manifest.json", "kpis.json", "visits.parquet",
 
 def test_run_writes_every_output(base_config, tmp_path):
     cfg = validate_data(base_config)
-    record = run_to_folder(cfg, results=tmp_path)
+    record = run_to_folder(cfg, results=tmp_path, records="visits")
     assert set(os.listdir(record.folder)) == FILES
     manifest = json.loads((record.folder / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["seed"] == 7
@@ -41,15 +41,32 @@ def test_run_writes_every_output(base_config, tmp_path):
 
 def test_same_config_and_seed_give_identical_tables_and_kpis(base_config, tmp_path):
     cfg = validate_data(base_config)
-    a = run_to_folder(cfg, results=tmp_path / "a")
-    b = run_to_folder(cfg, results=tmp_path / "b")
+    a = run_to_folder(cfg, results=tmp_path / "a", records="visits")
+    b = run_to_folder(cfg, results=tmp_path / "b", records="visits")
     assert a.folder.name == b.folder.name
     for name in ("visits.parquet", "entities.parquet", "timeseries.parquet", "config.resolved.yaml"):
         assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
     assert (a.folder / "kpis.json").read_text() == (b.folder / "kpis.json").read_text()
-    c = run_to_folder(cfg, seed=8, results=tmp_path / "a")
+    c = run_to_folder(cfg, seed=8, results=tmp_path / "a", records="visits")
     assert c.folder.name != a.folder.name
     assert (a.folder / "visits.parquet").read_bytes() != (c.folder / "visits.parquet").read_bytes()
+
+
+@pytest.mark.parametrize(("records", "tables"), [("summary", {"timeseries.parquet"}),
+                                                 ("entities", {"entities.parquet", "timeseries.parquet"})])
+def test_a_record_level_keeps_its_tables_and_the_same_kpis(base_config, tmp_path, records, tables):
+    """Every level computes the KPIs from all the tables, then keeps only its own: the KPIs are the
+    same bytes at every level, the manifest lists and checks only what was kept."""
+    cfg = validate_data(base_config)
+    full = run_to_folder(cfg, results=tmp_path / "full", records="visits")
+    kept = run_to_folder(cfg, results=tmp_path / records, records=records)
+    assert set(os.listdir(kept.folder)) == {"config.resolved.yaml", "manifest.json", "kpis.json"} | tables
+    assert (kept.folder / "kpis.json").read_bytes() == (full.folder / "kpis.json").read_bytes()
+    manifest = json.loads((kept.folder / "manifest.json").read_text())
+    assert manifest["records"] == records and set(manifest["files"]) == {"config.resolved.yaml", "kpis.json"} | tables
+    assert manifest["bytes_written"] == sum((kept.folder / n).stat().st_size for n in manifest["files"])
+    with pytest.raises(RunError, match="--records: one of summary, entities, visits"):
+        run_to_folder(cfg, results=tmp_path, records="all")
 
 
 def test_failed_run_writes_manifest_and_no_data_under_final_names(base_config, tmp_path, monkeypatch):
@@ -70,7 +87,7 @@ def test_failed_run_writes_manifest_and_no_data_under_final_names(base_config, t
 
 def test_failure_never_replaces_an_earlier_complete_run(base_config, tmp_path, monkeypatch):
     cfg = validate_data(base_config)
-    good = run_to_folder(cfg, results=tmp_path)
+    good = run_to_folder(cfg, results=tmp_path, records="visits")
     before = (good.folder / "visits.parquet").read_bytes()
 
     def interrupt(now, horizon):

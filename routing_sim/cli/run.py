@@ -36,6 +36,9 @@ def run(
     engine: str = typer.Option("auto", "--engine", help="Single runs: auto, simpy or fast (same results)."),
     set_: list[str] | None = typer.Option(None, "--set", help="Single runs: PATH=VALUE override (repeat)."),
     horizon: str | None = typer.Option(None, "--horizon", help="Single runs: override time.horizon, e.g. 30d."),
+    records: str = typer.Option("summary", "--records", help="Single runs: the tables kept beside the KPIs: "
+                                "summary (time series), entities (+ a row per entity: time-to-target curves) or "
+                                "visits (+ a row per visit: the event log)."),
 ) -> None:
     """Run one replication of a process config, or every task of an experiment file (rerun to resume)."""
     from routing_sim.experiments.spec import is_experiment_file  # here, not at the top: keeps --help fast
@@ -43,20 +46,23 @@ def run(
     if not is_experiment_file(config):
         if workers != 1 or dask is not None:
             fail(EXIT_BAD_INPUT, f"{config}: --workers and --dask apply to experiment files only")
-        _run_config(config, seed, results, quiet, engine, set_, horizon)
+        _run_config(config, seed, results, quiet, engine, set_, horizon, records)
         return
-    if set_ or horizon is not None:
-        fail(EXIT_BAD_INPUT, f"{config}: --set and --horizon apply to single runs; an experiment file "
-                             "states its overrides")
+    if set_ or horizon is not None or records != "summary":
+        fail(EXIT_BAD_INPUT, f"{config}: --set, --horizon and --records apply to single runs; an experiment file "
+                             "states its overrides and keeps task records")
     _run_experiment(config, seed, results, quiet, workers, dask)
 
 
 def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engine: str, set_: list[str] | None,
-                horizon: str | None) -> None:
+                horizon: str | None, records: str = "summary") -> None:
     """``run`` with a process config: one replication, written to results/<name>/<run id>/."""
     # here, not at the top: keeps --help fast
     from routing_sim.engine.simulate import EngineError
-    from routing_sim.runfolder import run_to_folder
+    from routing_sim.runfolder import RECORDS, run_to_folder
+
+    if records not in RECORDS:
+        fail(EXIT_BAD_INPUT, f"--records: one of {', '.join(RECORDS)} (got {records!r})")
 
     try:
         cfg = _config_with_overrides(config, set_, horizon)
@@ -71,7 +77,7 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
     try:
         with _progress(quiet) as update:
             record = run_to_folder(cfg, seed=effective_seed, results=results, config_file=str(config),
-                                   progress=update, engine=engine)
+                                   progress=update, engine=engine, records=records)
     except KeyboardInterrupt:
         log.warning("run_interrupted")
         fail(EXIT_INTERRUPTED, "interrupted: partial results were discarded; the manifest records the interruption")
@@ -87,6 +93,11 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
     log.info("run_finished", folder=str(record.folder), wall_time_s=round(wall, 3))
     if not quiet:
         out.print(headline_table(cfg, record.kpis, record.manifest))
+        size = record.manifest.get("bytes_written", 0) / 1e6
+        more = {"summary": "; --records entities or visits keeps the tables", "entities": "; --records visits keeps "
+                "every visit"}.get(records, "")
+        out.print(f"wrote {size:.1f} MB (records: {records}: {', '.join(RECORDS[records])}, kpis.json{more})",
+                  markup=False, soft_wrap=True)
     out.print(f"results: {record.folder}", markup=False)
 
 

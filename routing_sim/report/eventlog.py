@@ -58,10 +58,15 @@ class LogSource:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        for name in ("manifest.json", "visits.parquet", "entities.parquet", "config.resolved.yaml"):
+        for name in ("manifest.json", "config.resolved.yaml"):
             if not (self.folder / name).is_file():
                 raise RunError(f"not a complete run folder: no {name} (an event log needs one run's tables)")
         manifest = read_json(self.folder / "manifest.json")
+        for name in ("visits.parquet", "entities.parquet"):
+            if not (self.folder / name).is_file():
+                kept = manifest.get("records")
+                why = f"the run kept records '{kept}' only; " if kept else ""
+                raise RunError(f"no {name}: {why}an event log needs every visit (routing-sim run --records visits)")
         if manifest.get("status") != "ok":
             raise RunError(f"the run's status is {manifest.get('status')!r}, not 'ok'")
         verify_files(self.folder, manifest)

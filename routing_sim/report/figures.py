@@ -136,7 +136,7 @@ def _fan_note(variants: list[Variant]) -> str:
 
 
 def deadline_figure(study: Study, name: str, deadline: Deadline) -> tuple[Figure, str]:
-    variants = [v for v in shown(study) if name in v.cfg.deadlines][:4]
+    variants = [v for v in shown(study) if name in v.cfg.deadlines and v.has_entities][:4]
     targets = measures.targets_for(study.base.cfg, deadline)
     fig, axes = grid(len(variants))
     for ax, v in zip(axes, variants, strict=True):
@@ -267,7 +267,7 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
         if shown(study):
             add("backlog", "Backlog per stage over time", backlog_figure(study))
             chosen = measures.distribution_deadline(study.base.cfg)
-            if chosen:
+            if chosen and any(v.has_entities for v in shown(study)):
                 name, deadline = chosen
                 by = f" by {deadline.by[0]}" if deadline.by else ""
                 add("time_to_target", f"Time to {deadline.end.split('.')[0]}{by} ({name})",

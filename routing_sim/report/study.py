@@ -69,7 +69,14 @@ class Variant:
 
     @property
     def has_tables(self) -> bool:
+        """Every run has its folder with its time series (any record level)."""
         return bool(self.runs) and all(r.folder is not None for r in self.runs)
+
+    @property
+    def has_entities(self) -> bool:
+        """Every run kept its entity rows (record level entities or visits)."""
+        return self.has_tables and all(r.folder is not None and (r.folder / "entities.parquet").is_file()
+                                       for r in self.runs)
 
     def values(self, kpi: str) -> dict[Key, float]:
         return {r.key: r.flat[kpi] for r in self.runs if kpi in r.flat and math.isfinite(r.flat[kpi])}
