@@ -14,7 +14,7 @@ from collections import deque
 from typing import Iterator
 
 from routing_sim.model.common import condition_values
-from routing_sim.model.distributions import ByAttribute, Empirical, Fixed, Uniform
+from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Draw, ProcessConfig, Stage
 from routing_sim.units import parse_duration, parse_rate
 
@@ -277,22 +277,12 @@ def _reachability(cfg: ProcessConfig) -> Found:
                     )
 
 
-def _can_be_zero(dist: object) -> bool:
-    if isinstance(dist, Fixed):
-        return parse_duration(dist.value) == 0
-    if isinstance(dist, Uniform):
-        return parse_duration(dist.low) == 0
-    if isinstance(dist, Empirical):
-        return any(parse_duration(v) == 0 for v in dist.values)
-    return False
-
-
 def can_take_zero_time(stage: Stage) -> bool:
     if isinstance(stage.service, ByAttribute):
         dists = [*stage.service.cases.values(), *([stage.service.default] if stage.service.default else [])]
     else:
         dists = [stage.service]
-    return any(_can_be_zero(d) for d in dists)
+    return any(d.names_zero for d in dists)
 
 
 def _zero_time_loops(cfg: ProcessConfig) -> Found:
@@ -301,7 +291,7 @@ def _zero_time_loops(cfg: ProcessConfig) -> Found:
     zero = {name for name, stage in cfg.stages.items() if can_take_zero_time(stage)}
     graph = {
         name: sorted({t for t in stage_targets(cfg.stages[name]) if t in zero}
-                     | {sp.to for sp in cfg.stages[name].spawn if sp.to in zero and _can_be_zero(sp.after)})
+                     | {sp.to for sp in cfg.stages[name].spawn if sp.to in zero and sp.after.names_zero})
         for name in zero
     }
     state: dict[str, int] = {}  # 1 on the current path, 2 done
