@@ -19,7 +19,6 @@ import numpy as np
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from routing_sim.model.common import Duration, Name, NonNegative, Positive, PositiveDuration, Strict, Value
-from routing_sim.units import parse_duration
 
 
 class Uniforms(Protocol):
@@ -111,18 +110,18 @@ class Fixed(_Distribution):
 
     @property
     def mean_hours(self) -> float:
-        return parse_duration(self.value)
+        return float(self.value)
 
     @property
     def second_moment_hours(self) -> float:
-        return parse_duration(self.value) ** 2
+        return self.value ** 2
 
     @property
     def can_be_zero(self) -> bool:
-        return parse_duration(self.value) == 0
+        return self.value == 0
 
     def sample(self, u: Uniforms) -> np.ndarray:
-        return np.full(u.shape, parse_duration(self.value))
+        return np.full(u.shape, float(self.value))
 
 
 class Exponential(_Distribution):
@@ -131,11 +130,11 @@ class Exponential(_Distribution):
 
     @property
     def mean_hours(self) -> float:
-        return parse_duration(self.mean)
+        return float(self.mean)
 
     @property
     def second_moment_hours(self) -> float:
-        return 2 * parse_duration(self.mean) ** 2
+        return 2 * self.mean ** 2
 
     @property
     def memoryless(self) -> bool:
@@ -143,7 +142,7 @@ class Exponential(_Distribution):
 
     def sample(self, u: Uniforms) -> np.ndarray:
         """By inversion: ``-mean log(u)``."""
-        return -parse_duration(self.mean) * np.log(u(0))
+        return -self.mean * np.log(u(0))
 
 
 class Lognormal(_Distribution):
@@ -155,17 +154,17 @@ class Lognormal(_Distribution):
 
     @property
     def mean_hours(self) -> float:
-        return parse_duration(self.mean)
+        return float(self.mean)
 
     @property
     def second_moment_hours(self) -> float:
-        return parse_duration(self.mean) ** 2 * (1 + self.cv**2)
+        return self.mean ** 2 * (1 + self.cv**2)
 
     def sample(self, u: Uniforms) -> np.ndarray:
         """``exp(mu + sigma z)`` with ``sigma^2 = log(1 + cv^2)``, ``mu = log(mean) - sigma^2 / 2``
         and z standard normal from the uniforms 0 and 1."""
         sigma2 = math.log1p(self.cv**2)
-        mu, sigma = math.log(parse_duration(self.mean)) - sigma2 / 2, math.sqrt(sigma2)
+        mu, sigma = math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2)
         return np.exp(mu + sigma * _normal(u, 0))
 
 
@@ -178,17 +177,17 @@ class Gamma(_Distribution):
 
     @property
     def mean_hours(self) -> float:
-        return parse_duration(self.mean)
+        return float(self.mean)
 
     @property
     def second_moment_hours(self) -> float:
-        return parse_duration(self.mean) ** 2 * (1 + self.cv**2)
+        return self.mean ** 2 * (1 + self.cv**2)
 
     def sample(self, u: Uniforms) -> np.ndarray:
         """``scale`` times a Gamma(shape, 1) variate by rejection (up to three uniforms per
         attempt, and one more when shape < 1)."""
         shape = 1.0 / self.cv**2
-        scale = parse_duration(self.mean) / shape
+        scale = self.mean / shape
         return scale * _standard_gamma(shape, u)
 
     @property
@@ -203,25 +202,25 @@ class Uniform(_Distribution):
 
     @model_validator(mode="after")
     def _ordered(self) -> "Uniform":
-        if parse_duration(self.high) < parse_duration(self.low):
+        if self.high < self.low:
             raise ValueError(f"high must be >= low (got low={self.low}, high={self.high})")
         return self
 
     @property
     def mean_hours(self) -> float:
-        return (parse_duration(self.low) + parse_duration(self.high)) / 2
+        return (self.low + self.high) / 2
 
     @property
     def second_moment_hours(self) -> float:
-        a, b = parse_duration(self.low), parse_duration(self.high)
+        a, b = self.low, self.high
         return (a * a + a * b + b * b) / 3
 
     @property
     def can_be_zero(self) -> bool:
-        return parse_duration(self.low) == 0
+        return self.low == 0
 
     def sample(self, u: Uniforms) -> np.ndarray:
-        low, high = parse_duration(self.low), parse_duration(self.high)
+        low, high = self.low, self.high
         return low + (high - low) * u(0)
 
 
@@ -242,7 +241,7 @@ class Empirical(_Distribution):
         return self
 
     def _weighted(self) -> tuple[list[float], list[float]]:
-        hours = [parse_duration(v) for v in self.values]
+        hours = [float(v) for v in self.values]
         return hours, self.weights or [1.0] * len(hours)
 
     @property
@@ -262,7 +261,7 @@ class Empirical(_Distribution):
 
     @property
     def names_zero(self) -> bool:
-        return any(parse_duration(v) == 0 for v in self.values)
+        return any(v == 0 for v in self.values)
 
     def sample(self, u: Uniforms) -> np.ndarray:
         """By inversion of the cumulative weights with uniform 0 (the last bin open-ended, so
