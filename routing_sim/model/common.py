@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+)
 from pydantic_core import core_schema
 
 from routing_sim.units import parse_duration, parse_rate
@@ -37,7 +45,7 @@ class Hours(float):
     __slots__ = ("text",)
     text: str
 
-    def __new__(cls, text: str) -> "Hours":
+    def __new__(cls, text: str) -> Hours:
         self = super().__new__(cls, parse_duration(text))
         self.text = text
         return self
@@ -55,7 +63,7 @@ class Hours(float):
         return f"Hours({self.text!r})"
 
     @classmethod
-    def _validate(cls, value: Any) -> "Hours":
+    def _validate(cls, value: Any) -> Hours:
         return value if isinstance(value, Hours) else cls(value)
 
     @classmethod

@@ -247,17 +247,17 @@ class Empirical(_Distribution):
     @property
     def mean_hours(self) -> float:
         hours, weights = self._weighted()
-        return sum(h * w for h, w in zip(hours, weights)) / sum(weights)
+        return sum(h * w for h, w in zip(hours, weights, strict=True)) / sum(weights)
 
     @property
     def second_moment_hours(self) -> float:
         hours, weights = self._weighted()
-        return sum(w * h * h for w, h in zip(weights, hours)) / sum(weights)
+        return sum(w * h * h for w, h in zip(weights, hours, strict=True)) / sum(weights)
 
     @property
     def can_be_zero(self) -> bool:
         hours, weights = self._weighted()
-        return any(h == 0 and w > 0 for h, w in zip(hours, weights))
+        return any(h == 0 and w > 0 for h, w in zip(hours, weights, strict=True))
 
     @property
     def names_zero(self) -> bool:

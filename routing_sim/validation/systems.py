@@ -129,7 +129,10 @@ def priority_measures(cfg: ProcessConfig) -> list[Measure]:
         if isinstance(service, ByAttribute):
             if service.by != attribute:
                 raise ValueError("service may only depend on the priority attribute")
-            return service.cases.get(value, service.default)
+            dist = service.cases.get(value, service.default)
+            if dist is None:
+                raise ValueError(f"no service time for {attribute} = {value} (no case and no default)")
+            return dist
         return service
 
     lams, means, m2s = [], [], []

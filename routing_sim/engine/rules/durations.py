@@ -9,11 +9,11 @@ from routing_sim.codes import Codes
 from routing_sim.engine.rules.randomness import SUBDRAWS, Streams
 from routing_sim.engine.rules.variates import duration_sampler
 from routing_sim.errors import RunError
-from routing_sim.model.distributions import ByAttribute
+from routing_sim.model.distributions import ByAttribute, Distribution
 
 
 class Durations:
-    def __init__(self, codes: Codes, stage: str, service: object, streams: Streams):
+    def __init__(self, codes: Codes, stage: str, service: Distribution | ByAttribute, streams: Streams):
         self.stage = stage
         self.key = streams.key(f"service.{stage}")
         if isinstance(service, ByAttribute):
