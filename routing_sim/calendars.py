@@ -11,7 +11,6 @@ import datetime as dt
 import math
 
 from routing_sim.model.process import Always, OfficeHours, Pool, Rota
-from routing_sim.units import parse_duration
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEK = 168.0
@@ -34,7 +33,7 @@ def weekly_pattern(calendar: object, headcount: int) -> list[tuple[float, int]]:
             steps.append((base + _clock(calendar.end), 0))
         return _merge(steps)
     if isinstance(calendar, Rota):
-        shift = parse_duration(calendar.shift)
+        shift = float(calendar.shift)
         n_shifts = round(WEEK / shift)
         staff_shifts = round(headcount * calendar.hours_per_week / shift)
         base, extra = divmod(staff_shifts, n_shifts)
@@ -103,8 +102,8 @@ def available_share(pool: Pool) -> float:
         elif isinstance(cal, OfficeHours):
             hours = _clock(cal.end) - _clock(cal.start)
         else:
-            hours = parse_duration(cal.shift)
-        share *= min(1.0, parse_duration(pool.exposure_cap.hours_per_day) / hours)
+            hours = cal.shift
+        share *= min(1.0, pool.exposure_cap.hours_per_day / hours)
     return share
 
 

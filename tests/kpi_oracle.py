@@ -25,7 +25,6 @@ from routing_sim.kpis.points import point_times
 from routing_sim.kpis.tallies import select as _select  # unchanged by the streaming
 from routing_sim.model.process import Deadline, ProcessConfig
 from routing_sim.summary import SimulationSummary
-from routing_sim.units import parse_duration
 
 
 def describe(values: np.ndarray) -> dict[str, float | int]:
@@ -155,7 +154,7 @@ def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray,
     """Share of entities that reach ``end`` within the target after ``start``, with percentiles;
     entities that reached ``start`` but not ``end`` count only while still in progress, as missed
     once the target has passed by the horizon (censored work is not dropped)."""
-    target = parse_duration(d.within)
+    target = float(d.within)
     selected = _select(codes, ents, d.kind, d.when)
     open_ = ents["outcome"] == -1
     base = selected & ~np.isnan(start)

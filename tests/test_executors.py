@@ -25,6 +25,7 @@ from routing_sim.api import RunResult, simulate_config
 from routing_sim.engine.build import build
 from routing_sim.engine.topology import fast_applies
 from routing_sim.loader import load_config, validate_data
+from routing_sim.model.common import Hours
 from tests.strategies import process_configs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def both(cfg: Any, seed: int = 1) -> tuple[RunResult, RunResult]:
 
 def shortened(path: Path, days: int) -> Any:
     cfg = load_config(path)
-    return cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon": f"{days}d"})})
+    return cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon": Hours(f"{days}d")})})
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.parent.name == "configs" else p

@@ -92,7 +92,7 @@ def test_shipped_experiment_resolves():
     assert len(exp.variants) == 6 and len(headcounts) == 3 and len(rates) == 2
     assert len({v.config_hash for v in exp.variants}) == 6
     assert exp.baseline == "volume_2019 headcount=31" and exp.seed == 2019
-    assert all(v.cfg.time.horizon == "60d" for v in exp.variants)
+    assert all(v.cfg.time.horizon.text == "60d" for v in exp.variants)
 
 
 def test_compare_from_folder_or_file(tmp_path):

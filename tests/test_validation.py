@@ -29,7 +29,6 @@ from routing_sim.validation.formulas import (
     erlang_c,
     mmc_wait,
     pollaczek_khinchine_wait,
-    second_moment,
     traffic_equations,
 )
 from routing_sim.validation.littles import eu_pipeline, littles_law
@@ -77,13 +76,14 @@ def test_traffic_equations_of_a_tandem_with_feedback():
 
 
 def test_second_moments_of_the_distributions():
-    from routing_sim.model.distributions import Empirical, Exponential, Fixed, Lognormal, Uniform
+    from routing_sim.model.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, Uniform
 
-    assert second_moment(Exponential(dist="exponential", mean="2h")) == pytest.approx(8.0)
-    assert second_moment(Lognormal(dist="lognormal", mean="1h", cv=1.5)) == pytest.approx(3.25)
-    assert second_moment(Fixed(dist="fixed", value="3h")) == pytest.approx(9.0)
-    assert second_moment(Uniform(dist="uniform", low="0h", high="3h")) == pytest.approx(3.0)
-    assert second_moment(Empirical(dist="empirical", values=["1h", "3h"], weights=[1, 3])) == pytest.approx(7.0)
+    assert Exponential(dist="exponential", mean="2h").second_moment_hours == pytest.approx(8.0)
+    assert Lognormal(dist="lognormal", mean="1h", cv=1.5).second_moment_hours == pytest.approx(3.25)
+    assert Gamma(dist="gamma", mean="1h", cv=1.5).second_moment_hours == pytest.approx(3.25)
+    assert Fixed(dist="fixed", value="3h").second_moment_hours == pytest.approx(9.0)
+    assert Uniform(dist="uniform", low="0h", high="3h").second_moment_hours == pytest.approx(3.0)
+    assert Empirical(dist="empirical", values=["1h", "3h"], weights=[1, 3]).second_moment_hours == pytest.approx(7.0)
 
 
 def test_theory_read_from_the_configs_matches_their_comments():

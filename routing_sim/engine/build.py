@@ -22,7 +22,6 @@ from routing_sim.engine.rules.routes import Routes
 from routing_sim.engine.rules.spawns import SpawnRule
 from routing_sim.engine.sources import ArrivalStream, Cohort, arrival_streams
 from routing_sim.model.process import ProcessConfig
-from routing_sim.units import parse_duration
 
 __all__ = ["Codes", "Model", "build", "period_hours"]
 
@@ -76,7 +75,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
     """Compile ``cfg`` for one replication; ``seed`` overrides the config's seed."""
     codes = Codes.of(cfg)
     streams = Streams(cfg.seed if seed is None else seed, replication)
-    horizon = parse_duration(cfg.time.horizon)
+    horizon = float(cfg.time.horizon)
     stage_pool = [codes.pools.index(s.pool) if s.pool else -1 for s in cfg.stages.values()]
     stages = [
         StageRules(

@@ -33,7 +33,6 @@ from routing_sim.engine.series import ObservedSink, SeriesAccumulator
 from routing_sim.engine.topology import fast_applies
 from routing_sim.errors import RunError
 from routing_sim.summary import PoolTotals, SimulationSummary
-from routing_sim.units import parse_duration
 
 Progress = Callable[[float, float], None]
 
@@ -83,7 +82,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     outputs = outputs or Outputs(MemorySink(), MemorySink(), MemorySink())
     name, reason = choose_engine(model, engine)
     accumulator = SeriesAccumulator(model.codes.stages, model.stage_pool, model.codes.pools, model.calendars,
-                                    model.horizon, parse_duration(model.cfg.time.timeseries_step))
+                                    model.horizon, float(model.cfg.time.timeseries_step))
     visits = BackgroundSink(ObservedSink(outputs.visits, accumulator))
     entities = BackgroundSink(outputs.entities)
     out = Output(model.codes, visits, entities)

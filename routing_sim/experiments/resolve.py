@@ -21,9 +21,9 @@ from routing_sim.errors import ConfigError, Problem
 from routing_sim.experiments.spec import ExperimentSpec, Mser5, UntilPrecise, read_spec
 from routing_sim.layering import Origins
 from routing_sim.loader import load_data, validate_data
+from routing_sim.model.common import Hours
 from routing_sim.model.process import ProcessConfig
 from routing_sim.runfolder import config_hash, resolved_config
-from routing_sim.units import parse_duration
 from routing_sim.yamlio import Lines
 
 
@@ -207,13 +207,13 @@ def _check_kpis(spec: ExperimentSpec, report: list[str], known: set[str], cfg: P
 
 def _warmup(spec: ExperimentSpec, variants: list[Variant], where: _Where,
             problems: list[Problem]) -> tuple[float | None, Mser5 | None]:
-    shortest = min(parse_duration(v.cfg.time.horizon) for v in variants)
+    shortest = min(float(v.cfg.time.horizon) for v in variants)
     if spec.warmup is None:
         return 0.0, None
-    if isinstance(spec.warmup, str):
-        hours = parse_duration(spec.warmup)
+    if isinstance(spec.warmup, Hours):
+        hours = float(spec.warmup)
         if hours % 24 != 0:
-            problems.append(where.problem(("warmup",), f"must be whole days (got {spec.warmup!r})"))
+            problems.append(where.problem(("warmup",), f"must be whole days (got {spec.warmup.text!r})"))
         elif hours >= shortest:
             problems.append(where.problem(("warmup",), f"{spec.warmup} is not shorter than the horizon"))
         return hours, None
@@ -224,7 +224,7 @@ def _warmup(spec: ExperimentSpec, variants: list[Variant], where: _Where,
         if mser.mser5 not in columns:
             problems.append(where.problem(("warmup", "mser5"), f"no time series {mser.mser5!r} in variant {v.name!r}"))
             break
-        step, every = parse_duration(v.cfg.time.timeseries_step), parse_duration(mser.every)
+        step, every = v.cfg.time.timeseries_step, mser.every
         if every < step or not math.isclose(every / step, round(every / step)):
             problems.append(where.problem(("warmup", "every"), f"must be a multiple of the time-series step "
                                                                 f"{v.cfg.time.timeseries_step} of {v.name!r}"))

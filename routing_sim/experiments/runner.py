@@ -23,7 +23,6 @@ from routing_sim.experiments.summary import summarise, variant_values, write_sum
 from routing_sim.experiments.tasks import PILOT, REPLICATION, Task
 from routing_sim.experiments.warmup import choose_warmup
 from routing_sim.runfolder import environment_info
-from routing_sim.units import parse_duration
 
 
 class Progress(Protocol):
@@ -147,7 +146,7 @@ def _task(exp: Experiment, variant: Any, replication: int, warmup_h: float) -> T
 def _warmup(exp: Experiment, rounds: _Rounds) -> dict[str, Any]:
     if exp.mser is None:
         return {"method": "fixed" if exp.warmup_h else "none", "hours": float(exp.warmup_h or 0.0)}
-    every_h, column = parse_duration(exp.mser.every), exp.mser.mser5
+    every_h, column = float(exp.mser.every), exp.mser.mser5
     tasks = {v.name: [Task(pilot_key(v.config_hash, exp.seed, r, column, every_h), PILOT, v.data, v.config_hash,
                            exp.seed, r, series=column, every_h=every_h) for r in range(exp.mser.pilot)]
              for v in exp.variants}
@@ -160,7 +159,7 @@ def _warmup(exp: Experiment, rounds: _Rounds) -> dict[str, Any]:
             errors = "; ".join(sorted({str(r.get("error")) for r in records if r is not None}))
             raise RunError(f"warm-up pilot runs of variant {name!r} failed: {errors}")
         series[name] = good
-    horizon = min(parse_duration(v.cfg.time.horizon) for v in exp.variants)
+    horizon = min(float(v.cfg.time.horizon) for v in exp.variants)
     return {**choose_warmup(series, every_h, horizon), "series": column}
 
 

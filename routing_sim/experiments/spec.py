@@ -31,7 +31,7 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 from routing_sim.errors import ConfigError, Problem
 from routing_sim.layering import Origins
 from routing_sim.loader import _problems_from_pydantic
-from routing_sim.model.common import Duration, PositiveDuration, Strict
+from routing_sim.model.common import Duration, Hours, PositiveDuration, Strict
 from routing_sim.yamlio import Lines, read_yaml
 
 DottedPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")]
@@ -66,7 +66,7 @@ class Mser5(Strict):
     over the mean of ``pilot`` replications of each variant."""
 
     mser5: str = Field(pattern=r"^(inside|queued|busy|on_duty)\.[a-z][a-z0-9_]*$")
-    every: PositiveDuration = "1d"
+    every: PositiveDuration = Hours("1d")
     pilot: int = Field(3, ge=1, le=100)
 
 

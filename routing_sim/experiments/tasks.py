@@ -21,9 +21,9 @@ from routing_sim.api import simulate_config
 from routing_sim.errors import RunError
 from routing_sim.experiments.store import code_fingerprint
 from routing_sim.loader import validate_data
+from routing_sim.model.common import Hours
 from routing_sim.model.process import ProcessConfig
 from routing_sim.runfolder import config_hash, resolved_config
-from routing_sim.units import parse_duration
 
 REPLICATION, PILOT = "replication", "pilot"
 
@@ -117,6 +117,6 @@ def window_means(times: np.ndarray, values: np.ndarray, every_h: float) -> np.nd
 
 def kpi_names(cfg: ProcessConfig) -> set[str]:
     """The flat KPI names a config produces, from a run of at most one simulated day."""
-    horizon = min(parse_duration(cfg.time.horizon), 24.0)
-    short = cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon": f"{horizon:g}h"})})
+    horizon = min(float(cfg.time.horizon), 24.0)
+    short = cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon": Hours(f"{horizon:g}h")})})
     return set(flatten(simulate_config(short, seed=0).kpis))

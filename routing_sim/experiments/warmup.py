@@ -32,6 +32,7 @@ import pyarrow as pa
 from routing_sim.api import RunResult
 from routing_sim.errors import RunError
 from routing_sim.kpis import compute_kpis
+from routing_sim.model.common import Hours
 
 BATCH = 5
 
@@ -46,7 +47,7 @@ def kpis_after(result: RunResult, warmup_h: float) -> dict[str, Any]:
     window = horizon - warmup_h
     cfg = result.cfg
     time = cfg.time.model_copy(update={"start": cfg.time.start + dt.timedelta(days=int(warmup_h // 24)),
-                                       "horizon": f"{window!r}h"})
+                                       "horizon": Hours(f"{window!r}h")})
     visits = _after(result.visits, "enter", ("enter", "start", "end"), warmup_h)
     marks = [name for name in result.entities.column_names if name.startswith("mark.")]
     entities = _after(result.entities, "created", ("created", "ended", *marks), warmup_h)

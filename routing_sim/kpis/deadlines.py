@@ -19,7 +19,6 @@ from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.percentiles import Groups, describe_all
 from routing_sim.kpis.tallies import EntityFigures, select, selection_columns
 from routing_sim.model.process import Deadline, ProcessConfig
-from routing_sim.units import parse_duration
 
 FIGURES = ("within", "pending_overdue", "pending_not_yet_due", "reached")
 
@@ -99,7 +98,7 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
         for by in path.breakdowns:
             path.offset[by] = size
             size += path.keys(by)
-    deadlines = [(name, d, paths[Path.signature(d)], parse_duration(d.within)) for name, d in cfg.deadlines.items()]
+    deadlines = [(name, d, paths[Path.signature(d)], float(d.within)) for name, d in cfg.deadlines.items()]
     figures = [np.zeros((path.keys(tuple(d.by)), len(FIGURES)), dtype=np.int64) for _, d, path, _ in deadlines]
     columns = sorted(set().union(*(path.columns() for path in paths.values())))
     first_columns = sorted(set(columns) | (also.columns if also is not None else set()))

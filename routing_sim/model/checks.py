@@ -14,9 +14,9 @@ from collections import deque
 from typing import Iterator
 
 from routing_sim.model.common import condition_values
-from routing_sim.model.distributions import ByAttribute, Empirical, Fixed, Uniform
+from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Draw, ProcessConfig, Stage
-from routing_sim.units import parse_duration, parse_rate
+from routing_sim.units import parse_rate
 
 Found = Iterator[tuple[tuple, str]]
 
@@ -136,7 +136,7 @@ def _work(cfg: ProcessConfig) -> Found:
     """An estimate of the work a config asks for, refused above ``limits`` with the numbers: an
     upper bound on the expected arrivals (every source at its rate, grown over the horizon, under
     the largest shock or step, times its mean incident and batch sizes) and the time-series points."""
-    hours = parse_duration(cfg.time.horizon)
+    hours = float(cfg.time.horizon)
     years = hours / 8760.0
     multiplier = max([1.0, *(w.multiplier for w in [*cfg.shocks.values(), *cfg.steps.values()])])
     by_source = {}
@@ -152,7 +152,7 @@ def _work(cfg: ProcessConfig) -> Found:
         yield ("sources", largest, "rate"), (f"the config asks for about {arrivals:.3g} arrivals over {cfg.time.horizon} "
                                     f"(limit {cfg.limits.max_arrivals:.3g}): check the rates and the horizon, or "
                                     "raise limits.max_arrivals to run it anyway")
-    points = hours / parse_duration(cfg.time.timeseries_step)
+    points = hours / cfg.time.timeseries_step
     if points > cfg.limits.max_series_points:
         yield ("time", "timeseries_step"), (f"{points:.3g} time-series points ({cfg.time.horizon} every "
                                             f"{cfg.time.timeseries_step}; limit {cfg.limits.max_series_points:.3g}): "
@@ -277,22 +277,12 @@ def _reachability(cfg: ProcessConfig) -> Found:
                     )
 
 
-def _can_be_zero(dist: object) -> bool:
-    if isinstance(dist, Fixed):
-        return parse_duration(dist.value) == 0
-    if isinstance(dist, Uniform):
-        return parse_duration(dist.low) == 0
-    if isinstance(dist, Empirical):
-        return any(parse_duration(v) == 0 for v in dist.values)
-    return False
-
-
 def can_take_zero_time(stage: Stage) -> bool:
     if isinstance(stage.service, ByAttribute):
         dists = [*stage.service.cases.values(), *([stage.service.default] if stage.service.default else [])]
     else:
         dists = [stage.service]
-    return any(_can_be_zero(d) for d in dists)
+    return any(d.names_zero for d in dists)
 
 
 def _zero_time_loops(cfg: ProcessConfig) -> Found:
@@ -301,7 +291,7 @@ def _zero_time_loops(cfg: ProcessConfig) -> Found:
     zero = {name for name, stage in cfg.stages.items() if can_take_zero_time(stage)}
     graph = {
         name: sorted({t for t in stage_targets(cfg.stages[name]) if t in zero}
-                     | {sp.to for sp in cfg.stages[name].spawn if sp.to in zero and _can_be_zero(sp.after)})
+                     | {sp.to for sp in cfg.stages[name].spawn if sp.to in zero and sp.after.names_zero})
         for name in zero
     }
     state: dict[str, int] = {}  # 1 on the current path, 2 done

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+)
+from pydantic_core import core_schema
 
 from routing_sim.units import parse_duration, parse_rate
 
@@ -23,17 +32,62 @@ Value = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,
 """Attribute values, e.g. ``material``, ``DE``, ``victim_details``."""
 
 
-def _duration(value: str) -> str:
-    hours = parse_duration(value)
+class Hours(float):
+    """A duration read from a config: the number of hours, which it is (a float, so it takes part
+    in arithmetic as it stands), and ``text``, what the config wrote (``"90min"``, ``"2d"``).
+
+    The text is parsed once, here. It is what the value prints as (``f"{d}"``, ``str(d)``; a format
+    spec such as ``:g`` formats the hours) and what a model serialises it to, so a resolved config
+    reads like its source and its hash does not depend on the parsing. Two durations of equal
+    hours are equal whatever their text.
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> Hours:
+        self = super().__new__(cls, parse_duration(text))
+        self.text = text
+        return self
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.text,)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return self.text if not spec else float.__format__(self, spec)
+
+    def __repr__(self) -> str:
+        return f"Hours({self.text!r})"
+
+    @classmethod
+    def _validate(cls, value: Any) -> Hours:
+        return value if isinstance(value, Hours) else cls(value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Validated from text (or taken as it is), serialised to its text, a string in a JSON schema."""
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda hours: hours.text, return_schema=core_schema.str_schema()
+            ),
+            json_schema_input_schema=core_schema.str_schema(),
+        )
+
+
+def _not_negative(hours: Hours) -> Hours:
     if hours < 0:
-        raise ValueError(f"must not be negative (got {value!r})")
-    return value
+        raise ValueError(f"must not be negative (got {hours.text!r})")
+    return hours
 
 
-def _positive_duration(value: str) -> str:
-    if parse_duration(value) <= 0:
-        raise ValueError(f"must be longer than zero (got {value!r})")
-    return value
+def _longer_than_zero(hours: Hours) -> Hours:
+    if hours <= 0:
+        raise ValueError(f"must be longer than zero (got {hours.text!r})")
+    return hours
 
 
 def _rate(value: str) -> str:
@@ -41,8 +95,9 @@ def _rate(value: str) -> str:
     return value
 
 
-Duration = Annotated[str, BeforeValidator(_duration)]
-PositiveDuration = Annotated[str, BeforeValidator(_positive_duration)]
+Duration = Annotated[Hours, AfterValidator(_not_negative)]
+"""A duration of zero or more: written with a unit, held as :class:`Hours`."""
+PositiveDuration = Annotated[Hours, AfterValidator(_longer_than_zero)]
 Rate = Annotated[str, BeforeValidator(_rate)]
 
 

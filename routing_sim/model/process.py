@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from routing_sim.model.common import (
     Condition,
+    Hours,
     Name,
     NonNegative,
     PositiveDuration,
@@ -136,13 +137,10 @@ class Rota(Strict):
 
     @field_validator("shift")
     @classmethod
-    def _divides_week(cls, value: str) -> str:
-        from routing_sim.units import parse_duration
-
-        hours = parse_duration(value)
+    def _divides_week(cls, hours: Hours) -> Hours:
         if hours > 168 or abs(168 / hours - round(168 / hours)) > 1e-9:
-            raise ValueError(f"shift length must divide a week of 168 h (got {value})")
-        return value
+            raise ValueError(f"shift length must divide a week of 168 h (got {hours.text})")
+        return hours
 
 
 Calendar = Annotated[Union[Always, OfficeHours, Rota], Field(discriminator="type")]
@@ -290,7 +288,7 @@ class Budget(Strict):
 class TimeSettings(Strict):
     start: dt.date
     horizon: PositiveDuration
-    timeseries_step: PositiveDuration = "1h"
+    timeseries_step: PositiveDuration = Hours("1h")
 
 
 class ProcessConfig(Strict):

@@ -1,11 +1,11 @@
 """The queueing formulas the textbook systems are checked against: pure functions of numbers
-(rates per hour, times in hours) and, for the second moments, of a service-time distribution.
+(rates per hour, times in hours); the second moment E[S^2] of a service time is the
+distribution's own (``second_moment_hours``).
 
 - Erlang C and the mean wait of M/M/c;
 - Pollaczek-Khinchine for M/G/1;
 - Cobham's waits per class of a non-preemptive priority M/G/1 queue;
-- the traffic equations of an open Jackson network;
-- E[S^2] of each service-time distribution.
+- the traffic equations of an open Jackson network.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ import math
 from typing import Sequence
 
 import numpy as np
-
-from routing_sim.model.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, Uniform
-from routing_sim.units import parse_duration
 
 
 def erlang_c(offered: float, servers: int) -> float:
@@ -74,20 +71,3 @@ def traffic_equations(external: dict[str, float], routing: dict[str, dict[str, f
     lam = np.linalg.solve(np.eye(len(names)) - p.T, gamma)
     return {n: float(lam[index[n]]) for n in names}
 
-
-def second_moment(dist: object) -> float:
-    """E[S^2] in hours^2 of a service-time distribution."""
-    if isinstance(dist, Fixed):
-        return parse_duration(dist.value) ** 2
-    if isinstance(dist, Exponential):
-        return 2 * parse_duration(dist.mean) ** 2
-    if isinstance(dist, (Lognormal, Gamma)):
-        return parse_duration(dist.mean) ** 2 * (1 + dist.cv**2)
-    if isinstance(dist, Uniform):
-        a, b = parse_duration(dist.low), parse_duration(dist.high)
-        return (a * a + a * b + b * b) / 3
-    if isinstance(dist, Empirical):
-        hours = [parse_duration(v) for v in dist.values]
-        weights = dist.weights or [1.0] * len(hours)
-        return sum(w * h * h for w, h in zip(weights, hours)) / sum(weights)
-    raise TypeError(f"no second moment for {type(dist).__name__}")

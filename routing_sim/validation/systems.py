@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from routing_sim.model.distributions import ByAttribute, Exponential
+from routing_sim.model.distributions import ByAttribute, Distribution
 from routing_sim.model.process import Always, ProcessConfig
-from routing_sim.units import parse_duration, parse_rate
+from routing_sim.units import parse_rate
 from routing_sim.validation.formulas import (
     cobham_waits,
     mmc_wait,
     pollaczek_khinchine_wait,
-    second_moment,
     traffic_equations,
 )
 
@@ -82,9 +81,9 @@ def jackson_measures(cfg: ProcessConfig) -> list[Measure]:
     lam = traffic_equations(external, routing)
     out = []
     for s, stage in cfg.stages.items():
-        if not isinstance(stage.service, Exponential) or stage.priority:
+        if isinstance(stage.service, ByAttribute) or not stage.service.memoryless or stage.priority:
             raise ValueError(f"stage {s!r}: Jackson theory needs exponential FCFS service")
-        mean = parse_duration(stage.service.mean)
+        mean = stage.service.mean_hours
         out.append(Measure(f"Wq at {s}", s, mmc_wait(lam[s], mean, _servers(cfg, s))))
     return out
 
@@ -97,7 +96,7 @@ def mg1_measures(cfg: ProcessConfig) -> list[Measure]:
         raise ValueError("P-K theory needs one server and one service distribution")
     lam = _poisson_rate(cfg, src_name)
     return [Measure(f"Wq at {s}", s, pollaczek_khinchine_wait(lam, stage.service.mean_hours,
-                                                               second_moment(stage.service)))]
+                                                               stage.service.second_moment_hours))]
 
 
 def priority_measures(cfg: ProcessConfig) -> list[Measure]:
@@ -125,12 +124,15 @@ def priority_measures(cfg: ProcessConfig) -> list[Measure]:
     rest = [v for v in values if not any(v in c for c in classes)]
     classes.append(rest)
 
-    def dist_of(value: str) -> object:
+    def dist_of(value: str) -> Distribution:
         service = stage.service
         if isinstance(service, ByAttribute):
             if service.by != attribute:
                 raise ValueError("service may only depend on the priority attribute")
-            return service.cases.get(value, service.default)
+            dist = service.cases.get(value, service.default)
+            if dist is None:
+                raise ValueError(f"no service time for {attribute} = {value} (no case and no default)")
+            return dist
         return service
 
     lams, means, m2s = [], [], []
@@ -143,7 +145,7 @@ def priority_measures(cfg: ProcessConfig) -> list[Measure]:
             m2s.append(0.0)
             continue
         means.append(sum(r * dist_of(v).mean_hours for r, v in zip(rates, cls)) / total)
-        m2s.append(sum(r * second_moment(dist_of(v)) for r, v in zip(rates, cls)) / total)
+        m2s.append(sum(r * dist_of(v).second_moment_hours for r, v in zip(rates, cls)) / total)
     waits = cobham_waits(lams, means, m2s)
     out = []
     for cls, w, lam_k in zip(classes, waits, lams):

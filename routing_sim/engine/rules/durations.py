@@ -7,13 +7,13 @@ import numpy as np
 
 from routing_sim.codes import Codes
 from routing_sim.engine.rules.randomness import SUBDRAWS, Streams
-from routing_sim.engine.rules.variates import can_be_zero, duration_sampler
+from routing_sim.engine.rules.variates import duration_sampler
 from routing_sim.errors import RunError
-from routing_sim.model.distributions import ByAttribute
+from routing_sim.model.distributions import ByAttribute, Distribution
 
 
 class Durations:
-    def __init__(self, codes: Codes, stage: str, service: object, streams: Streams):
+    def __init__(self, codes: Codes, stage: str, service: Distribution | ByAttribute, streams: Streams):
         self.stage = stage
         self.key = streams.key(f"service.{stage}")
         if isinstance(service, ByAttribute):
@@ -29,7 +29,7 @@ class Durations:
             self.by = -1
             self.sampler = duration_sampler(service)
             dists = [service]
-        self.can_be_zero = any(can_be_zero(d) for d in dists)
+        self.can_be_zero = any(d.can_be_zero for d in dists)
 
     def of(self, attrs: np.ndarray, ids: np.ndarray, visit: np.ndarray | int) -> np.ndarray:
         """Hours, one per entity (``attrs`` as at the start of the visit)."""

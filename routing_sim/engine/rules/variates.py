@@ -3,7 +3,8 @@
 A sampler is built once per distribution and called as ``sample(key, ids, counter)``: one value
 per id, drawn from the stream ``key`` at ``counter`` (and the following counters when a value
 needs several uniforms: ``counter + 1, ...``, below :data:`~.randomness.SUBDRAWS`). Every
-transformation is elementwise numpy, so a value depends on its own uniforms only.
+transformation is elementwise numpy, so a value depends on its own uniforms only. A duration
+distribution turns the uniforms into hours itself (its ``sample``); this module supplies them.
 """
 
 from __future__ import annotations
@@ -14,47 +15,31 @@ from typing import Callable
 import numpy as np
 
 from routing_sim.engine.rules.randomness import SUBDRAWS, uniforms
-from routing_sim.model.distributions import Empirical, Exponential, Fixed, Gamma, Lognormal, Uniform
+from routing_sim.model.distributions import Distribution
 from routing_sim.model.volumes import Constant, Geometric, Poisson
 from routing_sim.model.volumes import Table as CountTable
-from routing_sim.units import parse_duration
 
 Sampler = Callable[[int, np.ndarray, "np.ndarray | int"], np.ndarray]
 
 
-def _normal(key: int, ids: np.ndarray, counter: np.ndarray | int) -> np.ndarray:
-    """Standard normal variates by Box-Muller from the uniforms at ``counter`` and ``counter + 1``."""
-    u1 = uniforms(key, ids, counter)
-    u2 = uniforms(key, ids, np.asarray(counter) + 1)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
+class Draws:
+    """The uniforms of one batch of draws (see :class:`~routing_sim.model.distributions.Uniforms`):
+    the k-th uniform of the draw for ``ids[i]`` is that of stream ``key`` at ``counter + k``."""
 
+    __slots__ = ("key", "ids", "counter", "shape")
 
-def _gamma(shape: float, key: int, ids: np.ndarray, counter: np.ndarray | int) -> np.ndarray:
-    """Gamma(shape, 1) by Marsaglia and Tsang's method; attempt ``a`` uses counters
-    ``counter + 1 + 3a .. + 3a + 2``; ``counter`` itself is the boost for shape < 1."""
-    boost = shape < 1.0
-    alpha = shape + 1.0 if boost else shape
-    d = alpha - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    counter = np.broadcast_to(np.asarray(counter, dtype=np.int64), ids.shape)
-    out = np.empty(ids.shape)
-    todo = np.arange(ids.size)
-    attempt = 0
-    while todo.size:
-        if 3 * attempt + 3 >= SUBDRAWS:
-            raise RuntimeError("gamma sampler: too many rejections")  # probability below 1e-60
-        base = counter[todo] + 1 + 3 * attempt
-        z = _normal(key, ids[todo], base)
-        u = uniforms(key, ids[todo], base + 2)
-        v = (1.0 + c * z) ** 3
-        ok = (v > 0) & (np.log(u) < 0.5 * z * z + d - d * np.where(v > 0, v, 1.0)
-                        + d * np.log(np.where(v > 0, v, 1.0)))
-        out[todo[ok]] = d * v[ok]
-        todo = todo[~ok]
-        attempt += 1
-    if boost:
-        out *= uniforms(key, ids, counter) ** (1.0 / shape)
-    return out
+    def __init__(self, key: int, ids: np.ndarray, counter: np.ndarray | int):
+        self.key, self.ids, self.counter = key, ids, counter
+        self.shape = np.shape(ids)
+
+    def __call__(self, k: int, rows: np.ndarray | None = None) -> np.ndarray:
+        if k >= SUBDRAWS:
+            raise RuntimeError(f"a draw needs more than {SUBDRAWS} uniforms (a rejection sampler rejected "
+                               "too often)")  # for the gamma sampler, probability below 1e-60
+        if rows is None:
+            return uniforms(self.key, self.ids, np.asarray(self.counter) + k)
+        counter = np.broadcast_to(np.asarray(self.counter, dtype=np.int64), self.shape)
+        return uniforms(self.key, self.ids[rows], counter[rows] + k)
 
 
 def _choice(values: np.ndarray, weights: list[float] | np.ndarray) -> Sampler:
@@ -67,41 +52,13 @@ def _choice(values: np.ndarray, weights: list[float] | np.ndarray) -> Sampler:
     return sample
 
 
-def duration_sampler(dist: object) -> Sampler:
+def duration_sampler(dist: Distribution) -> Sampler:
     """A sampler of ``dist`` in hours."""
-    if isinstance(dist, Fixed):
-        value = parse_duration(dist.value)
-        return lambda key, ids, counter=0: np.full(np.shape(ids), value)
-    if isinstance(dist, Exponential):
-        mean = parse_duration(dist.mean)
-        return lambda key, ids, counter=0: -mean * np.log(uniforms(key, ids, counter))
-    if isinstance(dist, Lognormal):
-        sigma2 = math.log1p(dist.cv**2)
-        mu, sigma = math.log(parse_duration(dist.mean)) - sigma2 / 2, math.sqrt(sigma2)
-        return lambda key, ids, counter=0: np.exp(mu + sigma * _normal(key, ids, counter))
-    if isinstance(dist, Gamma):
-        shape = 1.0 / dist.cv**2
-        scale = parse_duration(dist.mean) / shape
-        return lambda key, ids, counter=0: scale * _gamma(shape, key, ids, counter)
-    if isinstance(dist, Uniform):
-        low, high = parse_duration(dist.low), parse_duration(dist.high)
-        return lambda key, ids, counter=0: low + (high - low) * uniforms(key, ids, counter)
-    if isinstance(dist, Empirical):
-        values = np.array([parse_duration(v) for v in dist.values])
-        return _choice(values, dist.weights or [1.0] * len(values))
-    raise TypeError(f"no sampler for {type(dist).__name__}")
 
+    def sample(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
+        return dist.sample(Draws(key, ids, counter))
 
-def can_be_zero(dist: object) -> bool:
-    """Whether ``dist`` can give a duration of exactly zero."""
-    if isinstance(dist, Fixed):
-        return parse_duration(dist.value) == 0
-    if isinstance(dist, Uniform):
-        return parse_duration(dist.low) == 0
-    if isinstance(dist, Empirical):
-        return any(parse_duration(v) == 0 and (dist.weights is None or w > 0)
-                   for v, w in zip(dist.values, dist.weights or [1.0] * len(dist.values)))
-    return False
+    return sample
 
 
 def _poisson_table(mean: float) -> tuple[np.ndarray, np.ndarray]:
