@@ -89,7 +89,7 @@ def headcount_segments(pool: Pool, start: dt.date, horizon: float) -> list[tuple
         else:
             changes.append((at, change.headcount))
     ends = [t for t, _ in changes[1:]] + [horizon]
-    return [(t, end, n) for (t, n), end in zip(changes, ends)]
+    return [(t, end, n) for (t, n), end in zip(changes, ends, strict=True)]
 
 
 def available_share(pool: Pool) -> float:

@@ -18,9 +18,10 @@ import numpy as np
 
 from routing_sim.engine.rules.randomness import uniforms
 from routing_sim.model.process import ProcessConfig, Source
+from routing_sim.model.volumes import Weekday
 from routing_sim.units import parse_rate
 
-DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CHUNK = 4096
 
 

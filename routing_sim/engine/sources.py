@@ -17,6 +17,7 @@ from routing_sim.engine.arrivals import ArrivalTimes, hourly_intensity
 from routing_sim.engine.rules.attributes import AttributeDraws
 from routing_sim.engine.rules.randomness import Streams
 from routing_sim.engine.rules.variates import Sampler, count_sampler
+from routing_sim.model.process import Source
 from routing_sim.units import parse_rate
 
 SLOT = 1 << 40
@@ -40,7 +41,7 @@ class Cohort:
         return self.id.size
 
     @staticmethod
-    def concat(parts: list["Cohort"]) -> "Cohort":
+    def concat(parts: list[Cohort]) -> Cohort:
         if len(parts) == 1:
             return parts[0]
         return Cohort(*(np.concatenate([getattr(p, f) for p in parts]) for f in Cohort.__dataclass_fields__))
@@ -111,7 +112,7 @@ def arrival_streams(cfg, codes, streams: Streams, horizon: float) -> list[Arriva
         entry = codes.stages.index(src.to)
         attributes = cfg.kinds[src.kind].attributes
 
-        def counts(prefix: str) -> list[tuple[Sampler, int] | None]:
+        def counts(prefix: str, src: Source = src) -> list[tuple[Sampler, int] | None]:
             return [(count_sampler(src.counts[c]), streams.key(f"counts.{prefix}.{c}")) if c in src.counts else None
                     for c in codes.counts]
 

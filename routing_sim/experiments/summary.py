@@ -210,12 +210,12 @@ def bottlenecks(summary: dict[str, Any]) -> list[str]:
             binding[name] = max(pools.items(), key=lambda item: item[1])
     if not binding:
         return []
-    base = binding.get(summary["baseline"])
+    base = binding[summary["baseline"]][0] if summary["baseline"] in binding else None
     lines = []
     for name, (pool, share) in binding.items():
-        moved = base is not None and pool != base[0]
+        moved = base is not None and pool != base
         lines.append(f"binding pool in {name}: {pool} ({share * 100:.1f} % utilised)"
-                     + (f": the bottleneck moves from {base[0]}" if moved else ""))
+                     + (f": the bottleneck moves from {base}" if moved else ""))
     return lines
 
 

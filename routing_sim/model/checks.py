@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import math
-
 from collections import deque
-from typing import Iterator
+from collections.abc import Iterator
 
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Draw, ProcessConfig, Stage
+from routing_sim.model.volumes import CountDistribution
 from routing_sim.units import parse_rate
 
 Found = Iterator[tuple[tuple, str]]
@@ -159,9 +159,8 @@ def _work(cfg: ProcessConfig) -> Found:
                                             "use a longer step, or raise limits.max_series_points")
 
 
-def _mean_count(dist: object) -> float:
-    mean = getattr(dist, "mean")
-    return float(mean() if callable(mean) else mean)
+def _mean_count(dist: CountDistribution) -> float:
+    return float(dist.mean)
 
 
 def _unused_pools(cfg: ProcessConfig) -> Found:

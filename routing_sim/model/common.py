@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -111,7 +111,7 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0), AfterValidator(_finite)]
 NonNegative = Annotated[float, Field(ge=0.0), AfterValidator(_finite)]
 Positive = Annotated[float, Field(gt=0.0), AfterValidator(_finite)]
 
-Condition = dict[Name, Union[Value, list[Value]]]
+Condition = dict[Name, Value | list[Value]]
 """``{attribute: value}`` or ``{attribute: [value, ...]}``; all keys must hold."""
 
 PROBABILITY_TOLERANCE = 1e-6

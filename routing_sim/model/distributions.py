@@ -13,7 +13,7 @@ only, whatever the batch it is drawn in.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Protocol, Union
+from typing import Annotated, Literal, Protocol
 
 import numpy as np
 from pydantic import Discriminator, Field, Tag, model_validator
@@ -201,7 +201,7 @@ class Uniform(_Distribution):
     high: Duration
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Uniform":
+    def _ordered(self) -> Uniform:
         if self.high < self.low:
             raise ValueError(f"high must be >= low (got low={self.low}, high={self.high})")
         return self
@@ -232,7 +232,7 @@ class Empirical(_Distribution):
     weights: list[NonNegative] | None = None
 
     @model_validator(mode="after")
-    def _weights(self) -> "Empirical":
+    def _weights(self) -> Empirical:
         if self.weights is not None:
             if len(self.weights) != len(self.values):
                 raise ValueError(f"weights must have one entry per value ({len(self.values)}), got {len(self.weights)}")
@@ -273,7 +273,7 @@ class Empirical(_Distribution):
 
 
 Distribution = Annotated[
-    Union[Fixed, Exponential, Lognormal, Gamma, Uniform, Empirical],
+    Fixed | Exponential | Lognormal | Gamma | Uniform | Empirical,
     Field(discriminator="dist"),
 ]
 
@@ -294,7 +294,7 @@ def _service_kind(data: object) -> str:
 
 
 ServiceTime = Annotated[
-    Union[Annotated[Distribution, Tag("distribution")], Annotated[ByAttribute, Tag("by_attribute")]],
+    Annotated[Distribution, Tag("distribution")] | Annotated[ByAttribute, Tag("by_attribute")],
     Discriminator(_service_kind),
 ]
 """Either one distribution, or one per value of an attribute (``by:``)."""

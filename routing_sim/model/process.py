@@ -8,7 +8,7 @@ is unreachable) live in :mod:`routing_sim.model.checks`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -57,7 +57,7 @@ class Draw(Strict):
     _sums = field_validator("p")(check_distribution)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Draw":
+    def _exactly_one(self) -> Draw:
         given = [k for k in ("p", "cases", "inherit", "decided") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of p, cases, inherit, decided (got {', '.join(given) or 'none'})")
@@ -83,7 +83,7 @@ class Source(Strict):
     kind: Name
     rate: Rate
     to: Name
-    attributes: dict[Name, Union[Value, Draw]] = Field(default_factory=dict)
+    attributes: dict[Name, Value | Draw] = Field(default_factory=dict)
     description: str = ""
     growth_per_year: Annotated[float, Field(gt=-1.0, le=100.0)] = 0.0
     weekly: dict[Weekday, NonNegative] | None = None
@@ -93,7 +93,7 @@ class Source(Strict):
     counts: dict[Name, CountDistribution] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _profiles(self) -> "Source":
+    def _profiles(self) -> Source:
         if self.weekly is not None:
             if set(self.weekly) != {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}:
                 raise ValueError("weekly needs a weight for each of mon, tue, wed, thu, fri, sat, sun")
@@ -121,7 +121,7 @@ class OfficeHours(Strict):
     end: ClockTime
 
     @model_validator(mode="after")
-    def _order(self) -> "OfficeHours":
+    def _order(self) -> OfficeHours:
         if self.end <= self.start:
             raise ValueError(f"end must be after start (got {self.start}-{self.end})")
         return self
@@ -143,7 +143,7 @@ class Rota(Strict):
         return hours
 
 
-Calendar = Annotated[Union[Always, OfficeHours, Rota], Field(discriminator="type")]
+Calendar = Annotated[Always | OfficeHours | Rota, Field(discriminator="type")]
 
 
 class ExposureCap(Strict):
@@ -171,7 +171,7 @@ class Pool(Strict):
     description: str = ""
 
     @model_validator(mode="after")
-    def _schedule_sorted(self) -> "Pool":
+    def _schedule_sorted(self) -> Pool:
         dates = [c.start for c in self.schedule]
         if dates != sorted(dates) or len(set(dates)) != len(dates):
             raise ValueError("schedule dates must be strictly increasing")
@@ -185,7 +185,7 @@ class Decide(Strict):
     cases: list[Case] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _default_last(self) -> "Decide":
+    def _default_last(self) -> Decide:
         if self.cases[-1].when is not None:
             raise ValueError("the last case must have no 'when' (it is the default)")
         return self
@@ -198,7 +198,7 @@ class Route(Strict):
     """
 
     when: Condition | None = None
-    to: Union[Name, dict[Name, Probability]]
+    to: Name | dict[Name, Probability]
 
     @field_validator("to")
     @classmethod
@@ -233,7 +233,7 @@ class Stage(Strict):
     next: list[Route] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _routing(self) -> "Stage":
+    def _routing(self) -> Stage:
         if self.next[-1].when is not None:
             raise ValueError("the last 'next' rule must have no 'when' (it is the default route)")
         if self.priority and self.pool is None:

@@ -14,7 +14,7 @@ piecewise-constant intensity by inversion.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -40,7 +40,7 @@ class Poisson(Strict):
     offset: Count = 0
 
     @model_validator(mode="after")
-    def _mean_covers_offset(self) -> "Poisson":
+    def _mean_covers_offset(self) -> Poisson:
         if self.mean < self.offset:
             raise ValueError(f"mean must be >= offset (got mean={self.mean}, offset={self.offset})")
         return self
@@ -59,7 +59,7 @@ class Table(Strict):
     weights: list[NonNegative] = Field(min_length=1, max_length=10_000)
 
     @model_validator(mode="after")
-    def _aligned(self) -> "Table":
+    def _aligned(self) -> Table:
         if len(self.values) != len(self.weights):
             raise ValueError(f"weights must have one entry per value ({len(self.values)}), got {len(self.weights)}")
         if sum(self.weights) <= 0:
@@ -68,10 +68,10 @@ class Table(Strict):
 
     @property
     def mean(self) -> float:
-        return sum(v * w for v, w in zip(self.values, self.weights)) / sum(self.weights)
+        return sum(v * w for v, w in zip(self.values, self.weights, strict=True)) / sum(self.weights)
 
 
-CountDistribution = Annotated[Union[Constant, Poisson, Geometric, Table], Field(discriminator="dist")]
+CountDistribution = Annotated[Constant | Poisson | Geometric | Table, Field(discriminator="dist")]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -96,7 +96,7 @@ class Window(Strict):
     model_config = Strict.model_config | {"populate_by_name": True}
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Window":
+    def _ordered(self) -> Window:
         if self.end is not None and self.end < self.start:
             raise ValueError(f"'to' must not be before 'from' (got {self.start} to {self.end})")
         return self

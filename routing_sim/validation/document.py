@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from routing_sim.validation.estimates import estimate
 from routing_sim.validation.littles import LITTLE_Z, eu_pipeline, littles_law

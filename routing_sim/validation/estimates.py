@@ -9,6 +9,7 @@ this module loads no engine); ``window_waits`` reads the waits of one measure fr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from routing_sim.validation.systems import Measure, System, load_textbook
 
 TEST_LEVEL = 0.99
 """The tests require theory inside the 99 % interval (several measures are checked at once)."""
+
+if TYPE_CHECKING:
+    from routing_sim.api import RunResult
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Estimate:
         return (high - low) / 2 / self.measure.theory_h
 
 
-def window_waits(result: object, measure: Measure, warmup_h: float, cooldown_h: float) -> tuple[np.ndarray, int]:
+def window_waits(result: RunResult, measure: Measure, warmup_h: float, cooldown_h: float) -> tuple[np.ndarray, int]:
     """Waits of the visits to ``measure.stage`` that entered in [warm-up, horizon - cool-down];
     a visit still waiting at the horizon counts its wait so far (a lower bound), and is counted."""
     v = result.visits
@@ -52,7 +56,7 @@ def window_waits(result: object, measure: Measure, warmup_h: float, cooldown_h: 
     start = np.asarray(v.column("start").to_numpy())
     horizon = result.summary.horizon
     mask = (stage == codes.stages.index(measure.stage)) & (enter >= warmup_h) & (enter <= horizon - cooldown_h)
-    if measure.attribute is not None:
+    if measure.attribute is not None and measure.value is not None:
         ents = result.entities
         ids = np.asarray(ents.column("entity").to_numpy())
         attr = np.asarray(ents.column(f"attr.{measure.attribute}").to_numpy())

@@ -11,7 +11,7 @@ distribution's own (``second_moment_hours``).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -45,9 +45,9 @@ def cobham_waits(lams: Sequence[float], means: Sequence[float], second_moments: 
     """Mean wait per class of a non-preemptive priority M/G/1 queue, class 0 served first:
     ``Wq_k = W0 / ((1 - sigma_{k-1}) (1 - sigma_k))`` with ``W0 = sum_i lambda_i E[S_i^2] / 2`` and
     ``sigma_k = rho_0 + ... + rho_k`` (Cobham 1954)."""
-    w0 = sum(lam * m2 for lam, m2 in zip(lams, second_moments)) / 2
+    w0 = sum(lam * m2 for lam, m2 in zip(lams, second_moments, strict=True)) / 2
     out, sigma = [], 0.0
-    for lam, mean in zip(lams, means):
+    for lam, mean in zip(lams, means, strict=True):
         before = sigma
         sigma += lam * mean
         out.append(math.inf if sigma >= 1 else w0 / ((1 - before) * (1 - sigma)))

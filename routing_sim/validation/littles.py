@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from routing_sim.model.process import ProcessConfig
 from routing_sim.validation.systems import CONFIGS
 
 EU_CONFIG = CONFIGS / "eu-centre-2019.yaml"
+
+if TYPE_CHECKING:
+    from routing_sim.api import RunResult
 
 
 @dataclass
@@ -52,7 +56,7 @@ LITTLE_Z = 4.0
 """Tolerance of the time-series check, in standard errors of the grid average (see below)."""
 
 
-def littles_law(result: object) -> list[LittleRow]:
+def littles_law(result: RunResult) -> list[LittleRow]:
     """Little's law at every stage of one replication.
 
     Records: ``L = mean_inside`` (kpis) must equal ``lambda x W`` with ``lambda`` the

@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from routing_sim.model.distributions import ByAttribute, Distribution
-from routing_sim.model.process import Always, ProcessConfig
+from routing_sim.model.process import Always, Draw, ProcessConfig
 from routing_sim.units import parse_rate
 from routing_sim.validation.formulas import (
     cobham_waits,
@@ -62,7 +62,10 @@ def _one_route(cfg: ProcessConfig, stage: str) -> dict[str, float]:
 
 
 def _servers(cfg: ProcessConfig, stage: str) -> int:
-    pool = cfg.pools[cfg.stages[stage].pool]
+    name = cfg.stages[stage].pool
+    if name is None:
+        raise ValueError(f"stage {stage!r}: theory needs a pool (an uncapacitated delay has no queue)")
+    pool = cfg.pools[name]
     if not isinstance(pool.calendar, Always) or getattr(pool, "schedule", None) or getattr(pool, "absence", 0.0):
         raise ValueError(f"stage {stage!r}: theory needs a pool that is always on duty")
     users = [s for s, st in cfg.stages.items() if st.pool == cfg.stages[stage].pool]
@@ -112,7 +115,10 @@ def priority_measures(cfg: ProcessConfig) -> list[Measure]:
     (attribute,) = attributes
     draw = cfg.kinds[src.kind].attributes[attribute]
     override = src.attributes.get(attribute)
-    probs = (override or draw).p
+    chosen = override if isinstance(override, Draw) else draw
+    if isinstance(override, str):
+        raise ValueError(f"attribute {attribute!r} is fixed by the source; theory needs it drawn with 'p'")
+    probs = chosen.p
     if probs is None:
         raise ValueError(f"attribute {attribute!r} must be drawn with fixed probabilities 'p'")
     lam = _poisson_rate(cfg, src_name)
@@ -144,14 +150,14 @@ def priority_measures(cfg: ProcessConfig) -> list[Measure]:
             means.append(0.0)
             m2s.append(0.0)
             continue
-        means.append(sum(r * dist_of(v).mean_hours for r, v in zip(rates, cls)) / total)
-        m2s.append(sum(r * dist_of(v).second_moment_hours for r, v in zip(rates, cls)) / total)
+        means.append(sum(r * dist_of(v).mean_hours for r, v in zip(rates, cls, strict=True)) / total)
+        m2s.append(sum(r * dist_of(v).second_moment_hours for r, v in zip(rates, cls, strict=True)) / total)
     waits = cobham_waits(lams, means, m2s)
     out = []
-    for cls, w, lam_k in zip(classes, waits, lams):
+    for cls, w, lam_k in zip(classes, waits, lams, strict=True):
         if lam_k > 0 and len(cls) == 1:
             out.append(Measure(f"Wq of class {cls[0]}", s, w, attribute, cls[0]))
-    overall = sum(lk * w for lk, w in zip(lams, waits)) / lam
+    overall = sum(lk * w for lk, w in zip(lams, waits, strict=True)) / lam
     out.append(Measure("Wq, all classes", s, overall))
     return out
 

@@ -10,7 +10,7 @@ distribution turns the uniforms into hours itself (its ``sample``); this module 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -19,7 +19,12 @@ from routing_sim.model.distributions import Distribution
 from routing_sim.model.volumes import Constant, Geometric, Poisson
 from routing_sim.model.volumes import Table as CountTable
 
-Sampler = Callable[[int, np.ndarray, "np.ndarray | int"], np.ndarray]
+
+class Sampler(Protocol):
+    """Values for entities ``ids`` from stream ``key`` at draw ``counter``."""
+
+    def __call__(self, key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray: ...
+
 
 
 class Draws:
@@ -76,7 +81,12 @@ def _poisson_table(mean: float) -> tuple[np.ndarray, np.ndarray]:
 def count_sampler(dist: object) -> Sampler:
     """A sampler of whole numbers from a count distribution."""
     if isinstance(dist, Constant):
-        return lambda key, ids, counter=0: np.full(np.shape(ids), dist.value, dtype=np.int64)
+        value = dist.value
+
+        def constant(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
+            return np.full(np.shape(ids), value, dtype=np.int64)
+
+        return constant
     if isinstance(dist, Poisson):
         values, cum = _poisson_table(dist.mean - dist.offset)
         values = values + dist.offset
@@ -86,11 +96,14 @@ def count_sampler(dist: object) -> Sampler:
 
         return poisson
     if isinstance(dist, Geometric):
-        if dist.mean == 1.0:
-            return lambda key, ids, counter=0: np.ones(np.shape(ids), dtype=np.int64)
-        log_q = math.log1p(-1.0 / dist.mean)
-        return lambda key, ids, counter=0: np.maximum(
-            1, np.ceil(np.log(uniforms(key, ids, counter)) / log_q)).astype(np.int64)
+        log_q = math.log1p(-1.0 / dist.mean) if dist.mean != 1.0 else 0.0
+
+        def geometric(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
+            if log_q == 0.0:  # a mean of 1: always one
+                return np.ones(np.shape(ids), dtype=np.int64)
+            return np.maximum(1, np.ceil(np.log(uniforms(key, ids, counter)) / log_q)).astype(np.int64)
+
+        return geometric
     if isinstance(dist, CountTable):
         return _choice(np.array(dist.values, dtype=np.int64), dist.weights)
     raise TypeError(f"no count sampler for {type(dist).__name__}")
