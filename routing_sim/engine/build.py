@@ -82,7 +82,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             index=i,
             name=name,
             pool=stage_pool[i],
-            durations=Durations(codes, name, s.service, streams),
+            durations=Durations(codes, name, s, streams),
             priorities=Priorities(codes, s.priority),
             decisions=[Decision(codes, name, d, streams) for d in s.decide],
             spawns=[SpawnRule(cfg, codes, name, j, sp, streams) for j, sp in enumerate(s.spawn)],

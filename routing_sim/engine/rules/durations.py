@@ -10,12 +10,14 @@ from routing_sim.engine.rules.randomness import SUBDRAWS, Streams
 from routing_sim.engine.rules.variates import duration_sampler
 from routing_sim.errors import RunError
 from routing_sim.model.distributions import ByAttribute, Distribution
+from routing_sim.model.process import Stage
 
 
 class Durations:
-    def __init__(self, codes: Codes, stage: str, service: Distribution | ByAttribute, streams: Streams):
+    def __init__(self, codes: Codes, stage: str, config: Stage, streams: Streams):
         self.stage = stage
         self.key = streams.key(f"service.{stage}")
+        service: Distribution | ByAttribute = config.service
         if isinstance(service, ByAttribute):
             self.by = codes.attr(service.by)
             default = duration_sampler(service.default) if service.default is not None else None
@@ -31,8 +33,9 @@ class Durations:
             dists = [service]
         self.can_be_zero = any(d.can_be_zero for d in dists)
 
-    def of(self, attrs: np.ndarray, ids: np.ndarray, visit: np.ndarray | int) -> np.ndarray:
-        """Hours, one per entity (``attrs`` as at the start of the visit)."""
+    def of(self, attrs: np.ndarray, counts: np.ndarray, ids: np.ndarray, visit: np.ndarray | int) -> np.ndarray:
+        """Hours, one per entity (``attrs`` as at the start of the visit, ``counts`` its counted
+        items, one column per count of the codes)."""
         counter = np.asarray(visit, dtype=np.int64) * SUBDRAWS
         if self.by < 0:
             return self.sampler(self.key, ids, counter)
