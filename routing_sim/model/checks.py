@@ -191,6 +191,10 @@ def _stages(cfg: ProcessConfig) -> Found:
                 missing = [v for v in cfg.attributes[by] if v not in stage.service.cases]
                 if missing and stage.service.default is None:
                     yield path + ("service",), f"no default and no case for {', '.join(missing)}"
+        counted = sorted({c for source in cfg.sources.values() for c in source.counts})
+        for count in stage.per_item:
+            if count not in counted:
+                yield path + ("per_item", count), f"unknown count {count!r} (counts: {', '.join(counted) or 'none'})"
         for i, cond in enumerate(stage.priority):
             yield from _condition(cfg, cond, path + ("priority", i))
         for i, decide in enumerate(stage.decide):

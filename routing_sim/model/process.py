@@ -227,6 +227,9 @@ class Stage(Strict):
     description: str = ""
     pool: Name | None = None
     service: ServiceTime
+    per_item: dict[Name, PositiveDuration] = Field(
+        default_factory=dict, description="Time added to each visit per counted item the entity carries, e.g. "
+        "{files: 2min}: a report with 4 files takes 8 min more (the counts its source draws).")
     priority: list[Condition] = Field(default_factory=list, max_length=16)
     decide: list[Decide] = Field(default_factory=list)
     spawn: list[Spawn] = Field(default_factory=list)

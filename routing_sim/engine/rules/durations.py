@@ -1,5 +1,6 @@
 """How long a visit of a stage takes: its service (or delay) distribution, possibly per value of
-one attribute, drawn from the stage's stream at the entity's visit number."""
+one attribute, drawn from the stage's stream at the entity's visit number; plus a fixed time per
+counted item the entity carries (``per_item``: a review that takes longer for more files)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,15 @@ class Durations:
             self.by = -1
             self.sampler = duration_sampler(service)
             dists = [service]
-        self.can_be_zero = any(d.can_be_zero for d in dists)
+        self.can_be_zero = any(d.can_be_zero for d in dists)  # per-item time only adds
+        self.per_item = [(codes.counts.index(count), float(hours)) for count, hours in config.per_item.items()]
 
     def of(self, attrs: np.ndarray, counts: np.ndarray, ids: np.ndarray, visit: np.ndarray | int) -> np.ndarray:
         """Hours, one per entity (``attrs`` as at the start of the visit, ``counts`` its counted
         items, one column per count of the codes)."""
         counter = np.asarray(visit, dtype=np.int64) * SUBDRAWS
         if self.by < 0:
-            return self.sampler(self.key, ids, counter)
+            return self._plus_items(self.sampler(self.key, ids, counter), counts)
         out = np.empty(ids.size)
         codes = attrs[:, self.by]
         counter = np.broadcast_to(counter, ids.shape)
@@ -48,4 +50,10 @@ class Durations:
                 raise RunError(f"stage {self.stage!r}: the service-time attribute is not set and there is no default")
             rows = codes == code
             out[rows] = sampler(self.key, ids[rows], counter[rows])
-        return out
+        return self._plus_items(out, counts)
+
+    def _plus_items(self, hours: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The drawn hours plus the per-item time of each counted item (none: the draw as it is)."""
+        for column, each in self.per_item:
+            hours = hours + counts[:, column] * each
+        return hours
