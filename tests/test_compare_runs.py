@@ -54,6 +54,7 @@ def _compare(*args: str) -> subprocess.CompletedProcess:
                           env={"COLUMNS": "120", "PATH": ""})
 
 
+@pytest.mark.slow
 def test_compare_takes_two_run_folders_and_pairs_them_by_seed(tmp_path):
     _run(tmp_path)
     _run(tmp_path, "--set", "name=two_servers", "--set", "pools.server.headcount=2")
@@ -65,6 +66,7 @@ def test_compare_takes_two_run_folders_and_pairs_them_by_seed(tmp_path):
     assert _compare(str(tmp_path), "--kpi", "stages.service.wait.mean_h").stdout == done.stdout
 
 
+@pytest.mark.slow
 def test_runs_with_other_seeds_are_compared_unpaired_with_the_reason(tmp_path):
     _run(tmp_path)
     _run(tmp_path, "--seed", "99", "--set", "name=two_servers", "--set", "pools.server.headcount=2")

@@ -57,6 +57,7 @@ def files(folder: Path) -> dict[str, bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_serial_process_pool_and_dask_write_the_same_bytes(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     exp = experiment(tmp_path, warmup={"mser5": "queued.service", "every": "2h", "pilot": 2})
@@ -236,6 +237,7 @@ def test_tasks_computed_by_other_sources_are_run_again_not_reused(tmp_path, monk
     assert {k: r["kpis"] for k, r in again.items()} == {k: r["kpis"] for k, r in first.items()}
 
 
+@pytest.mark.slow
 def test_a_second_driver_on_the_same_experiment_folder_is_refused_with_the_reason(tmp_path):
     """Two drivers on one experiment folder both computed every task and overwrote each other's
     experiment.json. The folder is now held by one driver (a kernel lock, gone with its process);

@@ -345,6 +345,7 @@ def test_run_with_an_escaping_name_is_bad_input_and_writes_nothing(tmp_path, nam
 # --------------------------------------------------------------------------- the real command
 
 
+@pytest.mark.slow
 def test_real_command_on_a_batch_of_hostile_files(tmp_path):
     docs = {
         "empty.yaml": b"",
@@ -553,6 +554,7 @@ def test_a_misspelt_pool_in_a_config_that_extends_another_is_an_error_not_a_sixt
         assert len(lines) == 1 and lines[0].startswith(f"{path}:3: pools.reviewer") and reason in lines[0], lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["a file", "/dev/null", "a file's child"])
 @pytest.mark.parametrize("what", ["run", "experiment"])
 def test_out_that_is_not_a_usable_folder_is_a_one_line_error(tmp_path, target, what):

@@ -146,6 +146,7 @@ def test_one_optimum_per_experiment_variant(tmp_path: Path) -> None:
     assert (tmp_path / "results" / "mmc-volumes" / "optimise.json").is_file()
 
 
+@pytest.mark.slow
 def test_sobol_indices_rank_the_inputs_and_give_nothing_to_a_parameter_without_effect(tmp_path: Path) -> None:
     """A pool's cost changes no wait: with common random numbers its first-order and total indices are
     exactly zero; the arrival rate, which moves the load most over its range, ranks first."""

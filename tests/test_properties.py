@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
@@ -135,6 +136,7 @@ FEATURES: dict[str, Callable[[dict], bool]] = {
 }
 
 
+@pytest.mark.slow
 def test_generator_covers_every_feature():
     """The strategy produces each feature the properties should exercise (checked on generated
     examples only: no shrinking, no database, derandomised so the test is stable)."""

@@ -45,6 +45,7 @@ def eu_run(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_report_has_every_section_figure_and_table(eu_run: Path):
     html = (eu_run / "report.html").read_text(encoding="utf-8")
     for section in SECTIONS:
@@ -75,6 +76,7 @@ def test_assumptions_pair_values_with_their_source_comments(eu_run: Path):
     assert "Notes in eu-centre-2019.yaml" in html and "Key assumptions" in html
 
 
+@pytest.mark.slow
 def test_regenerating_gives_the_same_bytes_even_elsewhere(eu_run: Path, tmp_path: Path):
     """The report of a copy of the run folder, in another place, is byte-identical (HTML and figures)."""
     first = {p.relative_to(eu_run): p.read_bytes() for p in [eu_run / "report.html", *(eu_run / "figures").iterdir()]}
@@ -94,6 +96,7 @@ def test_the_page_fetches_nothing(eu_run: Path):
     assert links and all(link.startswith(("data:", "#")) for link in links)
 
 
+@pytest.mark.slow
 def test_runs_of_two_configs_and_three_seeds_give_intervals_paired_differences_and_fans(tmp_path: Path):
     results = tmp_path / "results"
     for seed in (1, 2, 3):

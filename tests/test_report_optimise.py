@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from routing_sim.report import write_report
 from tests.reporting import run, small
 
 
+@pytest.mark.slow
 def test_report_shows_optimisation_and_sensitivity_when_present(tmp_path):
     folder = run(small(tmp_path), tmp_path / "results")
     html = write_report(folder).read_text(encoding="utf-8")

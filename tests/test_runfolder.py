@@ -139,6 +139,7 @@ def test_cli_logs_json_with_bound_context(base_config, write_yaml, tmp_path):
     assert all(e["config"] == "small" and e["seed"] == 7 for e in events)
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
     """timeout, docker stop and batch schedulers send SIGTERM: the run stops with exit code 130, no
     traceback, and its folder's manifest records the interruption; nothing half-written is left."""
@@ -172,6 +173,7 @@ def test_sigterm_ends_a_run_like_ctrl_c(tmp_path):
     assert sorted(p.name for p in folders[0].iterdir()) == ["config.resolved.yaml", "manifest.json"]
 
 
+@pytest.mark.slow
 def test_a_killed_runs_staging_folder_is_swept_by_the_next_run(tmp_path):
     """SIGKILL leaves the hidden staging folder (hundreds of MB for a year); the next run in the same
     config's folder removes it, since its process no longer exists."""

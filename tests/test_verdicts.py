@@ -43,6 +43,7 @@ def _config(base_config, write_yaml, share: float, ceiling: float):
     return write_yaml(base_config)
 
 
+@pytest.mark.slow
 def test_the_terminal_compare_and_report_judge_the_targets(base_config, write_yaml, tmp_path):
     path = _config(base_config, write_yaml, share=0.999, ceiling=0.99)
     env = {"COLUMNS": "150", "PATH": ""}
