@@ -38,6 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from routing_sim.report.comments import split_comment  # the report reads config comments the same way
 from tests.conftest import CONFIGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,20 +94,6 @@ def read_sources() -> tuple[dict[str, int], list[str]]:
 
 def source_ids() -> dict[str, int]:
     return read_sources()[0]
-
-
-def split_comment(line: str) -> tuple[str, str]:
-    """(code, comment) of a YAML line: ``#`` at the start or after a space, outside quotes, starts a comment."""
-    quote = None
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"" and (i == 0 or line[i - 1] in " :[{,-"):
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i], line[i + 1:].strip()
-    return line, ""
 
 
 def comment_of(lines: list[str], number: int) -> str:
