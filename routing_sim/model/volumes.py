@@ -14,11 +14,15 @@ piecewise-constant intensity by inversion.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from functools import cached_property
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from routing_sim.model.common import Name, NonNegative, Rate, Strict
+from routing_sim.model.distributions import Uniforms
 
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 
@@ -30,6 +34,10 @@ class Constant(Strict):
     @property
     def mean(self) -> float:
         return float(self.value)
+
+    def sample(self, u: Uniforms) -> np.ndarray:
+        """Whole numbers, one per draw of ``u`` (which supplies the uniforms; none are used here)."""
+        return np.full(u.shape, self.value, dtype=np.int64)
 
 
 class Poisson(Strict):
@@ -45,12 +53,34 @@ class Poisson(Strict):
             raise ValueError(f"mean must be >= offset (got mean={self.mean}, offset={self.offset})")
         return self
 
+    @cached_property
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """Values and cumulative probabilities, far enough into the tail that the rest is below
+        1e-16 (inversion by table lookup, exact up to that tail)."""
+        mean = self.mean - self.offset
+        top = int(mean + 12.0 * math.sqrt(mean) + 30)
+        k = np.arange(top + 1)
+        log_pmf = np.array([i * math.log(mean) - mean - math.lgamma(i + 1) for i in range(top + 1)]) if mean > 0 \
+            else np.where(k == 0, 0.0, -np.inf)
+        cum = np.cumsum(np.exp(log_pmf))
+        cum[-1] = np.inf
+        return k + self.offset, cum
+
+    def sample(self, u: Uniforms) -> np.ndarray:
+        values, cum = self._table
+        return values[np.searchsorted(cum, u(0), side="right")]
+
 
 class Geometric(Strict):
     """Counts 1, 2, 3, ... with the given mean (>= 1)."""
 
     dist: Literal["geometric"]
     mean: Annotated[float, Field(ge=1.0, le=1e6)]
+
+    def sample(self, u: Uniforms) -> np.ndarray:
+        if self.mean == 1.0:  # always one
+            return np.ones(u.shape, dtype=np.int64)
+        return np.maximum(1, np.ceil(np.log(u(0)) / math.log1p(-1.0 / self.mean))).astype(np.int64)
 
 
 class Table(Strict):
@@ -69,6 +99,11 @@ class Table(Strict):
     @property
     def mean(self) -> float:
         return sum(v * w for v, w in zip(self.values, self.weights, strict=True)) / sum(self.weights)
+
+    def sample(self, u: Uniforms) -> np.ndarray:
+        cum = np.cumsum(np.asarray(self.weights, dtype=float) / float(np.sum(self.weights)))
+        cum[-1] = np.inf
+        return np.array(self.values, dtype=np.int64)[np.searchsorted(cum, u(0), side="right")]
 
 
 CountDistribution = Annotated[Constant | Poisson | Geometric | Table, Field(discriminator="dist")]

@@ -9,15 +9,13 @@ distribution turns the uniforms into hours itself (its ``sample``); this module 
 
 from __future__ import annotations
 
-import math
 from typing import Protocol
 
 import numpy as np
 
 from routing_sim.engine.rules.randomness import SUBDRAWS, uniforms
 from routing_sim.model.distributions import Distribution
-from routing_sim.model.volumes import Constant, Geometric, Poisson
-from routing_sim.model.volumes import Table as CountTable
+from routing_sim.model.volumes import CountDistribution
 
 
 class Sampler(Protocol):
@@ -47,16 +45,6 @@ class Draws:
         return uniforms(self.key, self.ids[rows], counter[rows] + k)
 
 
-def _choice(values: np.ndarray, weights: list[float] | np.ndarray) -> Sampler:
-    cum = np.cumsum(np.asarray(weights, dtype=float) / float(np.sum(weights)))
-    cum[-1] = np.inf
-
-    def sample(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
-        return values[np.searchsorted(cum, uniforms(key, ids, counter), side="right")]
-
-    return sample
-
-
 def duration_sampler(dist: Distribution) -> Sampler:
     """A sampler of ``dist`` in hours."""
 
@@ -66,44 +54,10 @@ def duration_sampler(dist: Distribution) -> Sampler:
     return sample
 
 
-def _poisson_table(mean: float) -> tuple[np.ndarray, np.ndarray]:
-    """Values and cumulative probabilities of Poisson(mean), far enough into the tail that the
-    rest is below 1e-16 (inversion by table lookup, exact up to that tail)."""
-    top = int(mean + 12.0 * math.sqrt(mean) + 30)
-    k = np.arange(top + 1)
-    log_pmf = np.array([i * math.log(mean) - mean - math.lgamma(i + 1) for i in range(top + 1)]) if mean > 0 \
-        else np.where(k == 0, 0.0, -np.inf)
-    cum = np.cumsum(np.exp(log_pmf))
-    cum[-1] = np.inf
-    return k, cum
+def count_sampler(dist: CountDistribution) -> Sampler:
+    """A sampler of whole numbers from a count distribution (the distribution draws them)."""
 
+    def sample(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
+        return dist.sample(Draws(key, ids, counter))
 
-def count_sampler(dist: object) -> Sampler:
-    """A sampler of whole numbers from a count distribution."""
-    if isinstance(dist, Constant):
-        value = dist.value
-
-        def constant(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
-            return np.full(np.shape(ids), value, dtype=np.int64)
-
-        return constant
-    if isinstance(dist, Poisson):
-        values, cum = _poisson_table(dist.mean - dist.offset)
-        values = values + dist.offset
-
-        def poisson(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
-            return values[np.searchsorted(cum, uniforms(key, ids, counter), side="right")]
-
-        return poisson
-    if isinstance(dist, Geometric):
-        log_q = math.log1p(-1.0 / dist.mean) if dist.mean != 1.0 else 0.0
-
-        def geometric(key: int, ids: np.ndarray, counter: np.ndarray | int = 0) -> np.ndarray:
-            if log_q == 0.0:  # a mean of 1: always one
-                return np.ones(np.shape(ids), dtype=np.int64)
-            return np.maximum(1, np.ceil(np.log(uniforms(key, ids, counter)) / log_q)).astype(np.int64)
-
-        return geometric
-    if isinstance(dist, CountTable):
-        return _choice(np.array(dist.values, dtype=np.int64), dist.weights)
-    raise TypeError(f"no count sampler for {type(dist).__name__}")
+    return sample
