@@ -107,3 +107,28 @@ def test_chunks_are_cut_at_the_same_rows_from_parquet_and_from_memory(tmp_path_f
     assert sum(c["x"].size for c in from_memory) == sum(batch_sizes)
     for a, b in zip(from_memory, from_file, strict=True):
         assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["k"], b["k"])
+
+
+def test_the_budget_path_splits_staff_cost_by_calendar_year_and_prorates_the_budget(base_config):
+    """A pool of 2 that becomes 4 on 1 July 2024, at EUR 50,000 a year each, over 1 Oct 2023 to
+    30 Sep 2025: 2023 has a quarter year of 2 people; 2024 half a year of 2 and half of 4 (by
+    days of a leap year); the budget's staff share is prorated to the same days."""
+    import datetime as dt
+
+    from routing_sim.kpis.money import budget_path
+    from routing_sim.loader import validate_data
+
+    base_config["time"] = {"start": "2023-10-01", "horizon": "731d", "timeseries_step": "1d"}
+    base_config["pools"]["clerks"]["schedule"] = [{"from": "2024-07-01", "headcount": 4}]
+    base_config["budget"] = {"total_per_year": 1_000_000, "staff_share": 0.5}
+    cfg = validate_data(base_config)
+    path = budget_path(cfg, 731 * 24.0)
+    assert list(path) == ["2023", "2024", "2025"]
+    q4 = (dt.date(2024, 1, 1) - dt.date(2023, 10, 1)).days / 365
+    assert path["2023"]["share_of_year"] == pytest.approx(q4)
+    assert path["2023"]["staff_cost"]["clerks"] == pytest.approx(2 * 50_000 * q4)
+    first_half = (dt.date(2024, 7, 1) - dt.date(2024, 1, 1)).days / 366
+    assert path["2024"]["staff_cost_total"] == pytest.approx(50_000 * (2 * first_half + 4 * (1 - first_half)))
+    assert path["2024"]["budget_staff"] == pytest.approx(500_000)
+    assert path["2025"]["budget_other"] == pytest.approx(500_000 * path["2025"]["share_of_year"])
+    assert path["2025"]["staff_share_of_staff_budget"] == pytest.approx(4 * 50_000 / 500_000)

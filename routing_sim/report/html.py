@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from routing_sim import __version__
@@ -38,6 +39,8 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
                                    figs.get("utilisation", missing if cfg.pools else
                                             para("The config has no staff pools.", "note")),
                                    figs.get("staffing", ""), pool_table(study))),
+        *[("budget", "Budget", section("budget", "Staff cost per year against the budget", b))
+          for b in [budget_table(study)] if b],
         ("conservation", "Conservation", conservation(study)),
         *[(id, title, html) for id, title, html in (
             ("optimise", "Optimisation", optimisation.optimisation(study.folder)),
@@ -138,6 +141,31 @@ def pool_table(study: Study) -> str:
              kpitables.fmt(p["staff_cost"], "money")) for name, p in run.nested.get("pools", {}).items()]
     return table(("pool", "headcount", "at end", "FTE-years", "utilisation", "staff cost"), rows, id="pool-table",
                  numeric=(1, 2, 3, 4, 5)) if rows else ""
+
+
+def budget_table(study: Study) -> str:
+    """Staff cost per pool and calendar year beside the budget's staff share for the same days
+    (the baseline's first replication: staff cost follows the schedule, not the random draws)."""
+    run = study.first_run
+    path = run.nested.get("cost", {}).get("by_year") or {}
+    if not isinstance(path, dict) or not path:
+        return ""
+    pools = [p for p in study.base.cfg.pools if any(row.get("staff_cost", {}).get(p) for row in path.values())]
+    budgeted = any("budget_staff" in row for row in path.values())
+    header = ["year", "share of the year", *pools, "staff cost", *(("staff budget", "used") if budgeted else ())]
+    rows = []
+    for year, row in path.items():
+        cells = [year, kpitables.fmt(row.get("share_of_year", math.nan), "share"),
+                 *(kpitables.fmt(row["staff_cost"].get(p, 0.0), "money") for p in pools),
+                 kpitables.fmt(row.get("staff_cost_total", math.nan), "money")]
+        if budgeted:
+            cells += [kpitables.fmt(row.get("budget_staff", math.nan), "money"),
+                      kpitables.fmt(row.get("staff_share_of_staff_budget", math.nan), "share")]
+        rows.append(cells)
+    note = (f"Staff cost per calendar year of {study.baseline} (headcount and schedule x cost per FTE-year), "
+            "beside the budget's staff share for the same days" if budgeted else
+            f"Staff cost per calendar year of {study.baseline}; the config states no budget to set it against")
+    return para(note + ".", "note") + table(header, rows, id="budget-table", numeric=range(1, len(header)))
 
 
 def conservation(study: Study) -> str:
