@@ -28,9 +28,13 @@ def eu_short(folder: Path, days: int = 3) -> Path:
     return path
 
 
-def small(folder: Path, name: str = "small", headcount: int = 2, days: int = 3) -> Path:
+def small(folder: Path, name: str = "small", headcount: int = 2, days: int = 3, targets: bool = False) -> Path:
     data: dict[str, Any] = copy.deepcopy(BASE)
     data["name"] = name
+    if targets:  # a share no run reaches (the handover alone takes 1 h) and a ceiling every run keeps
+        data["deadlines"]["handover_within_4h"]["within"] = "70min"
+        data["deadlines"]["handover_within_4h"]["share"] = 0.9999
+        data["pools"]["clerks"]["max_utilisation"] = 0.99
     data["question"] = "Do two clerks hand cases over within 4 h?"
     data["time"]["horizon"] = f"{days}d"
     data["pools"]["clerks"]["headcount"] = headcount

@@ -85,3 +85,20 @@ def test_chromium_shows_the_kpi_table_and_every_figure_without_console_errors(br
     browser.set_window_size(1280, min(int(height) + 100, 16000))
     shot = tmp_path / "report.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 50_000
+
+
+def test_the_first_screen_at_1280_px_answers_with_verdicts(browser, tmp_path: Path):
+    """The answers, with their verdicts in words, are on the first screen (1280 x 900) and the page
+    needs no horizontal scrolling at 1280 px."""
+    logs.configure("warning")
+    folder = run(small(tmp_path, days=2, targets=True), tmp_path / "results")
+    browser.get(write_report(folder).resolve().as_uri())
+    from selenium.webdriver.common.by import By
+
+    verdicts = browser.find_elements(By.CSS_SELECTOR, "#answers .verdict")
+    assert {v.text for v in verdicts} == {"missed", "met"}
+    bottom = browser.execute_script("return arguments[0].getBoundingClientRect().bottom", verdicts[-1])
+    assert bottom < 900, "the answers are below the first screen"
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280
+    shot = tmp_path / "first-screen.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000

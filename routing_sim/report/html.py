@@ -26,6 +26,7 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
     cfg = study.base.cfg
     parts = [
         ("question", "Question", question(study, headers)),
+        *[("answers", "Answers", a) for a in [answers(study)] if a],
         ("configs", "Configs", configs(study)),
         ("kpis", "Headline KPIs", kpis(study)),
         ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
@@ -69,8 +70,38 @@ def question(study: Study, headers: list[tuple[str, str]]) -> str:
             out.append(f"<h3>{esc(', '.join(names))}</h3>")
         out.append(para(f"Question: {q or '(none given)'}"))
         out.append(para(f"Description: {d or '(none given)'}"))
-    notes = "".join(f"<h3>Notes in {esc(Path(f).name)}</h3><pre>{esc(text)}</pre>" for f, text in headers if text)
+    notes = "".join(f"<details><summary>Notes in {esc(Path(f).name)}</summary><pre>{esc(text)}</pre></details>"
+                    for f, text in headers if text)
     return section("question", "Question", *out, notes, *(para(n, "note") for n in study.notes))
+
+
+def answers(study: Study) -> str:
+    """The targets' verdicts in sentences, variant by variant, and the pool that binds in each:
+    what the reader asks first."""
+    rows = [r for r in kpitables.kpi_rows(study) if r.verdicts]
+    items = []
+    for v in study.variants[:6]:
+        said = []
+        for r in rows:
+            if v.name not in r.verdicts:
+                continue
+            target, verdict = r.verdicts[v.name]
+            value = kpitables.fmt_estimate(r.values[v.name], r.unit)
+            said.append(f"{esc(r.label)}: {esc(value)} against {esc(target)}: "
+                        f'<span class="verdict {esc(verdict or "-")}">{esc(verdict or "no data")}</span>')
+        pools = {p: e.mean for p in v.cfg.pools
+                 for e in [kpitables.estimate(list(v.values(f"pools.{p}.utilisation").values()))] if e.n}
+        if pools:
+            binding = max(pools, key=lambda p: pools[p])
+            said.append(f"the pool that binds: {esc(binding)} ({pools[binding] * 100:.1f} % utilised)")
+        if said:
+            items.append(f"<li><b>{esc(v.name)}</b>: " + "; ".join(said) + ".</li>")
+    if not items:
+        return ""
+    note = ("Targets come from the configs (a deadline's share, a pool's utilisation ceiling): met when the "
+            "whole confidence interval is on the right side, missed when it is all on the wrong side, uncertain "
+            "when it straddles the target; with one replication, the value alone decides.")
+    return section("answers", "Answers", f"<ul class=\"answers\">{''.join(items)}</ul>", para(note, "note"))
 
 
 def configs(study: Study) -> str:
