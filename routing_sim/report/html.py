@@ -23,6 +23,9 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
     by_name = {f.name: f for f in figures}
     missing = para("No tables in this results folder (experiment task records hold KPIs only): this figure "
                    "needs run folders.", "note")
+    no_entities = para("These runs kept no entity rows (routing-sim run --records summary, the default): run "
+                       "with --records entities for the time-to-target curves.", "note")
+    to_target_missing = no_entities if any(v.has_tables for v in study.variants) else missing
     cfg = study.base.cfg
     parts = [
         ("question", "Question", question(study, headers)),
@@ -34,7 +37,7 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
         ("backlog", "Backlog", section("backlog", "Backlog per stage over time", figs.get("backlog", missing))),
         ("time-to-target", "Time to target",
          section("time-to-target", by_name["time_to_target"].title if "time_to_target" in by_name else
-                 "Time to target", figs.get("time_to_target", missing if cfg.deadlines else
+                 "Time to target", figs.get("time_to_target", to_target_missing if cfg.deadlines else
                                             para("The config defines no deadlines.", "note")))),
         ("staff", "Staff", section("staff", "Staff utilisation and on-duty staff",
                                    figs.get("utilisation", missing if cfg.pools else
