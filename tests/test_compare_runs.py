@@ -92,3 +92,23 @@ def test_the_binding_pool_is_named_and_a_move_of_the_bottleneck_flagged():
                                              "b": {"kpis": util(review=0.6, police=0.99)}}}
     assert bottlenecks(summary) == ["binding pool in a: review (80.0 % utilised)",
                                     "binding pool in b: police (99.0 % utilised): the bottleneck moves from review"]
+
+
+def test_at_80_columns_the_comparison_is_stacked_with_every_name_whole():
+    from rich.console import Console
+
+    from routing_sim.experiments.summary import stacked
+
+    name = "volume_2019 headcount=31 with a long name"
+    summary = {"baseline": name, "variants": {
+        name: {"kpis": {"deadlines.d.share_within": {"n": 3, "mean": 0.934, "low": 0.93, "high": 0.94,
+                                                     "target": ">= 95 %", "verdict": "missed"}},
+               "vs_baseline": None},
+        "other": {"kpis": {"deadlines.d.share_within": {"n": 3, "mean": 0.96, "low": 0.955, "high": 0.965}},
+                  "vs_baseline": {"deadlines.d.share_within": {"n": 3, "mean": 0.026, "low": 0.02, "high": 0.03}}}}}
+    console = Console(width=80, record=True, color_system=None)
+    for line in stacked(summary, ["deadlines.d.share_within"]):
+        console.print(line, soft_wrap=True)
+    text = console.export_text()
+    assert f"  {name}: 93.4 % [93.0, 94.0]; baseline; >= 95 %: missed" in text
+    assert "  other: 96.0 % [95.5, 96.5]; difference +2.6 pts [+2.0, +3.0] *" in text

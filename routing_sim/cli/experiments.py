@@ -25,7 +25,7 @@ def compare(
     # here, not at the top: keeps --help fast
     from routing_sim.experiments.spec import read_spec
     from routing_sim.experiments.store import Store
-    from routing_sim.experiments.summary import comparison_table, notes, summarise, write_summary
+    from routing_sim.experiments.summary import NARROW, comparison_table, notes, stacked, summarise, write_summary
 
     target = targets[0]
     if len(targets) > 1 or (target.is_dir() and not (target / "experiment.json").is_file()):
@@ -58,7 +58,11 @@ def compare(
     if unknown:
         fail(EXIT_BAD_INPUT, f"--kpi: no such KPI in the results: {', '.join(unknown)}")
     write_summary(store, summary)
-    out.print(comparison_table(summary, kpis))
+    if out.width < NARROW:  # stacked: a table of five columns folds every name at 80 columns
+        for line in [comparison_table(summary, kpis).title or "", *stacked(summary, kpis or summary["report"])]:
+            out.print(line, soft_wrap=True)
+    else:
+        out.print(comparison_table(summary, kpis))
     for line in notes(summary):
         out.print(line, markup=False, soft_wrap=True)
     out.print(f"summary: {store.folder / 'summary.json'}", markup=False, soft_wrap=True)
@@ -69,6 +73,7 @@ def compare_runs(targets: list[Path], baseline: str | None, kpis: list[str] | No
     baseline config (the first found unless named), paired where the seeds allow."""
     # here, not at the top: keeps --help fast
     from routing_sim.experiments.runsummary import default_kpis, runs_notes, runs_table, summarise_runs
+    from routing_sim.experiments.summary import NARROW, stacked
     from routing_sim.experiments.tasks import flatten
     from routing_sim.report.study import load_run_study
 
@@ -98,6 +103,10 @@ def compare_runs(targets: list[Path], baseline: str | None, kpis: list[str] | No
     unknown = [k for k in shown if not any(k in v["kpis"] for v in summary["variants"].values())]
     if unknown:
         fail(EXIT_BAD_INPUT, f"--kpi: no such KPI in the results: {', '.join(unknown)}")
-    out.print(runs_table(summary, shown))
+    if out.width < NARROW:  # stacked: a table of five columns folds every name at 80 columns
+        for line in [runs_table(summary, shown).title or "", *stacked(summary, shown)]:
+            out.print(line, soft_wrap=True)
+    else:
+        out.print(runs_table(summary, shown))
     for line in runs_notes(summary):
         out.print(line, markup=False, soft_wrap=True)

@@ -152,6 +152,26 @@ def comparison_table(summary: dict[str, Any], kpis: list[str] | None = None) -> 
     return table
 
 
+NARROW = 110
+"""Below this many columns the comparison is stacked (a line per variant) instead of a table."""
+
+
+def stacked(summary: dict[str, Any], kpis: list[str]) -> list[str]:
+    """The comparison as lines for a narrow terminal: each KPI, then one line per variant with its
+    mean [CI], its difference against the baseline and its target's verdict (rich markup)."""
+    lines = []
+    for kpi in kpis:
+        lines.append(f"[bold]{escape(kpi)}[/bold]")
+        for name, v in summary["variants"].items():
+            s = v["kpis"].get(kpi)
+            d = (v["vs_baseline"] or {}).get(kpi)
+            diff = "baseline" if v["vs_baseline"] is None else (f"difference {_diff_text(kpi, d)}".rstrip() if d
+                                                                 else "difference -")
+            parts = [_interval_text(kpi, s) if s else "no data", diff, _verdict_text(s)]
+            lines.append(f"  {escape(name)}: " + "; ".join(p for p in parts if p))
+    return lines
+
+
 def _is_share(kpi: str) -> bool:
     last = kpi.rsplit(".", 1)[-1]
     return last.startswith("share") or last == "utilisation"
