@@ -195,3 +195,25 @@ def test_an_interval_is_written_in_one_unit_and_only_where_the_runs_vary():
     assert fmt_estimate(Estimate(3, 4.17e6, 4.17e6, 4.17e6), "money") == "EUR 4,170,000"  # no variation
     assert fmt_estimate(Estimate(3, 2.0, -1.0, 5.0), "count") == "2 [0, 5]"  # a count is never negative
     assert fmt_estimate(Estimate(1, 0.936, math.nan, math.nan), "share") == "93.6 %"
+
+
+def test_a_sweep_draws_the_staffing_curve_with_the_target_line(tmp_path: Path):
+    """An experiment that sweeps a headcount gets the figure the sweep exists for: each targeted
+    KPI and the staff cost against the swept value, with intervals and the target."""
+    from routing_sim.experiments.runner import run_experiment
+    from routing_sim.report.figures import sweep_points
+
+    small(tmp_path, targets=True)
+    (tmp_path / "exp.yaml").write_text(
+        "# A staffing sweep.\nname: sweep\nbase: small.yaml\nseed: 5\n"
+        "sweep: {pools.clerks.headcount: [1, 2, 3]}   # assumption: the levels to compare\n"
+        "replications: 3\n", encoding="utf-8")
+    run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
+    folder = tmp_path / "results" / "sweep"
+    write_report(folder)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert 'id="fig-staffing_curve"' in html and (folder / "figures" / "staffing_curve.svg").is_file()
+    from routing_sim.report.load import load_study
+
+    label, groups = sweep_points(load_study(folder))
+    assert label == "headcount" and [x for x, _ in next(iter(groups.values()))] == [1.0, 2.0, 3.0]

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from routing_sim.model.process import Deadline
 from routing_sim.report import measures
 from routing_sim.report.study import Study, Variant
+from routing_sim.stats import t_interval
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -253,6 +255,69 @@ def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, flo
     return fig, caption
 
 
+def sweep_points(study: Study) -> tuple[str, dict[str, list[tuple[float, Variant]]]] | None:
+    """An experiment's sweep read from its variant names (``<group> <label>=<value>``): the swept
+    label and, per group, its points in order; None unless one label takes two or more numbers."""
+    found: dict[str, dict[str, list[tuple[float, Variant]]]] = {}
+    for v in study.variants:
+        head, _, last = v.name.rpartition(" ")
+        label, equals, value = last.partition("=")
+        try:
+            x = float(value)
+        except ValueError:
+            continue
+        if equals:
+            found.setdefault(label, {}).setdefault(head or "all", []).append((x, v))
+    for label, groups in found.items():
+        if any(len(points) >= 2 for points in groups.values()):
+            return label, {g: sorted(points, key=lambda p: p[0]) for g, points in groups.items()}
+    return None
+
+
+def staffing_curve_figure(study: Study) -> tuple[Figure, str] | None:
+    """The swept value against each targeted KPI (mean and interval, the target as a line) and the
+    staff cost: the curve a staffing sweep exists to draw."""
+    sweep = sweep_points(study)
+    if sweep is None:
+        return None
+    label, groups = sweep
+    first = study.variants[0].runs[0].flat if study.variants[0].runs else {}
+    targeted = [k for k in first if (k.endswith(".share_within") and f"{k.rpartition('.')[0]}.target_share" in first)
+                or (k.endswith(".utilisation") and f"{k.rpartition('.')[0]}.max_utilisation" in first)][:3]
+    panels = [*targeted, "cost.staff_cost_per_year"]
+    fig, axes = grid(len(panels), ncols=min(2, len(panels)))
+    for ax, kpi in zip(axes, panels, strict=False):
+        share = not kpi.startswith("cost.")
+        for (group, points), colour in zip(groups.items(), COLOURS, strict=False):
+            xs, means, lows, highs = [], [], [], []
+            for x, v in points:
+                values = list(v.values(kpi).values())
+                if not values:
+                    continue
+                mean, low, high = t_interval(values)
+                xs.append(x)
+                means.append(mean)
+                lows.append(low if math.isfinite(low) else mean)
+                highs.append(high if math.isfinite(high) else mean)
+            if xs:
+                ax.plot(xs, means, marker="o", color=colour, label=group, linewidth=1.2)
+                ax.fill_between(xs, lows, highs, color=colour, alpha=0.15)
+        bound = first.get(f"{kpi.rpartition('.')[0]}.{'target_share' if kpi.endswith('share_within') else 'max_utilisation'}")
+        if share and isinstance(bound, (int, float)):
+            ax.axhline(bound, color="#cf222e", linestyle="--", linewidth=1, label="target")
+        ax.set_title(kpi.removeprefix("deadlines.").removeprefix("pools."), fontsize=8.5)
+        ax.set_xlabel(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=all(x.is_integer() for ps in groups.values() for x, _ in ps)))
+        if share:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        else:
+            ax.set_ylabel("EUR per year")
+    axes[0].legend(fontsize=7)
+    caption = (f"Each target's KPI and the staff cost against the swept {label}: mean over replications and, "
+               "shaded, its 95 % t confidence interval; the dashed line is the target.")
+    return fig, caption
+
+
 def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Rendered]:
     """Draw every figure the data allows, save them under ``folder``, return them in report order."""
     out: list[Rendered] = []
@@ -264,6 +329,9 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
     with style():
         if compliance_rows:
             add("compliance", "Deadline compliance per variant", compliance_figure(study, compliance_rows))
+        curve = staffing_curve_figure(study)
+        if curve is not None:
+            add("staffing_curve", "The staffing curve: targets and cost against the swept value", curve)
         if shown(study):
             add("backlog", "Backlog per stage over time", backlog_figure(study))
             chosen = measures.distribution_deadline(study.base.cfg)

@@ -30,6 +30,9 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
     parts = [
         ("question", "Question", question(study, headers)),
         *[("answers", "Answers", a) for a in [answers(study)] if a],
+        *[("staffing-curve", "Staffing curve", section("staffing-curve", by_name["staffing_curve"].title,
+                                                       figs["staffing_curve"]))
+          for _ in [0] if "staffing_curve" in figs],
         ("configs", "Configs", configs(study)),
         ("kpis", "Headline KPIs", kpis(study)),
         ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
