@@ -217,3 +217,19 @@ def test_a_sweep_draws_the_staffing_curve_with_the_target_line(tmp_path: Path):
 
     label, groups = sweep_points(load_study(folder))
     assert label == "headcount" and [x for x, _ in next(iter(groups.values()))] == [1.0, 2.0, 3.0]
+
+
+def test_an_experiment_report_opens_with_the_experiments_own_question(tmp_path: Path):
+    from routing_sim.experiments.runner import run_experiment
+
+    small(tmp_path)
+    (tmp_path / "exp.yaml").write_text(
+        "# One more clerk.\nname: q\nbase: small.yaml\nseed: 5\nquestion: Does a third clerk pay for itself?\n"
+        "variants:\n  two: {}\n  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\n"
+        "replications: 2\n", encoding="utf-8")
+    run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
+    write_report(tmp_path / "results" / "q")
+    html = (tmp_path / "results" / "q" / "report.html").read_text(encoding="utf-8")
+    first = html.index("Question: Does a third clerk pay for itself?")
+    assert first < html.index("Question: Do two clerks hand cases over within 4 h?")
+    assert "<summary>The base config&#x27;s question</summary>" in html or "<summary>The base config's question" in html

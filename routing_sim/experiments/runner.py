@@ -81,6 +81,7 @@ def initial_plan(exp: Experiment, sessions: list[dict[str, Any]] | None = None) 
     return {
         "experiment": exp.name,
         "description": exp.spec.description,
+        "question": exp.spec.question,
         "file": str(exp.file),
         "base": str(exp.base_file),
         "seed": exp.seed,

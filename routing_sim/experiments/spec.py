@@ -73,6 +73,7 @@ class Mser5(Strict):
 class ExperimentSpec(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]  # also the results folder
     description: str = ""
+    question: str = ""  # what the experiment answers (the report opens with it, not with the base config's)
     base: str = Field(min_length=1)
     seed: int = Field(ge=0)
     level: float = Field(0.95, gt=0.5, lt=1)

@@ -49,6 +49,7 @@ def load_experiment_study(folder: Path, baseline: str | None) -> Study:
                   warmup_h=float(plan.get("warmup", {}).get("hours") or 0.0))
     study.report_kpis = list(plan.get("report", []))
     study.title, study.description = str(plan.get("experiment", "")), str(plan.get("description", ""))
+    study.question = str(plan.get("question", ""))
     study.experiment_file = plan.get("file")
     failed = [v.name for v in variants if not v.runs]
     if failed:

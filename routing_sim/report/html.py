@@ -68,14 +68,22 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
 
 def question(study: Study, headers: list[tuple[str, str]]) -> str:
     out = []
+    if study.question or (study.source == "experiment" and study.description):
+        out.append(para(f"Question: {study.question or '(none given)'}"))
+        out.append(para(f"Experiment: {study.description or study.title}"))
     texts: dict[tuple[str, str], list[str]] = {}
     for v in study.variants:
         texts.setdefault((v.cfg.question, v.cfg.description), []).append(v.name)
+    configs = []
     for (q, d), names in texts.items():
         if len(texts) > 1:
-            out.append(f"<h3>{esc(', '.join(names))}</h3>")
-        out.append(para(f"Question: {q or '(none given)'}"))
-        out.append(para(f"Description: {d or '(none given)'}"))
+            configs.append(f"<h3>{esc(', '.join(names))}</h3>")
+        configs.append(para(f"Question: {q or '(none given)'}"))
+        configs.append(para(f"Description: {d or '(none given)'}"))
+    if out:  # the experiment's own question first; its base config's folded away
+        out.append("<details><summary>The base config's question</summary>" + "".join(configs) + "</details>")
+    else:
+        out += configs
     notes = "".join(f"<details><summary>Notes in {esc(Path(f).name)}</summary><pre>{esc(text)}</pre></details>"
                     for f, text in headers if text)
     return section("question", "Question", *out, notes, *(para(n, "note") for n in study.notes))

@@ -93,6 +93,7 @@ class Study:
     report_kpis: list[str] = field(default_factory=list)  # an experiment's own list of KPIs to show
     title: str = ""  # an experiment's name (default: the variants' names)
     description: str = ""
+    question: str = ""  # an experiment's own question (runs answer their configs' questions)
     experiment_file: str | None = None
 
     @property
