@@ -169,7 +169,7 @@ class Planner:
                 r = rows[sel]
                 a = attrs[r]
                 i = ids[r]
-                duration = rules.durations.of(a, batch.counts[r], i, k)
+                duration = rules.durations.of(a, i, k, batch.counts, r)
                 cls = rules.priorities.classes(a)
                 for decision in rules.decisions:
                     decision.apply(a, i, k)

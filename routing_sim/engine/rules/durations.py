@@ -35,12 +35,14 @@ class Durations:
         self.can_be_zero = any(d.can_be_zero for d in dists)  # per-item time only adds
         self.per_item = [(codes.counts.index(count), float(hours)) for count, hours in config.per_item.items()]
 
-    def of(self, attrs: np.ndarray, counts: np.ndarray, ids: np.ndarray, visit: np.ndarray | int) -> np.ndarray:
-        """Hours, one per entity (``attrs`` as at the start of the visit, ``counts`` its counted
-        items, one column per count of the codes)."""
+    def of(self, attrs: np.ndarray, ids: np.ndarray, visit: np.ndarray | int, counts: np.ndarray,
+           rows: np.ndarray) -> np.ndarray:
+        """Hours, one per entity (``attrs`` as at the start of the visit). ``counts[rows]`` are the
+        entities' counted items, one column per count of the codes; only the columns a per-item
+        time names are read."""
         counter = np.asarray(visit, dtype=np.int64) * SUBDRAWS
         if self.by < 0:
-            return self._plus_items(self.sampler(self.key, ids, counter), counts)
+            return self._plus_items(self.sampler(self.key, ids, counter), counts, rows)
         out = np.empty(ids.size)
         codes = attrs[:, self.by]
         counter = np.broadcast_to(counter, ids.shape)
@@ -50,10 +52,10 @@ class Durations:
                 raise RunError(f"stage {self.stage!r}: the service-time attribute is not set and there is no default")
             rows = codes == code
             out[rows] = sampler(self.key, ids[rows], counter[rows])
-        return self._plus_items(out, counts)
+        return self._plus_items(out, counts, rows)
 
-    def _plus_items(self, hours: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def _plus_items(self, hours: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The drawn hours plus the per-item time of each counted item (none: the draw as it is)."""
         for column, each in self.per_item:
-            hours = hours + counts[:, column] * each
+            hours = hours + counts[rows, column] * each
         return hours
