@@ -5,6 +5,7 @@ and the report can use it without the engine."""
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 
@@ -28,3 +29,35 @@ def nan_for_null(data: Any) -> Any:
     if isinstance(data, list):
         return [nan_for_null(v) for v in data]
     return data
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float | int]:
+    """Nested KPIs -> ``{"stages.review.wait.mean_h": 0.4, ...}``: numbers only (whole numbers stay
+    whole), in the order computed; booleans, None and text are left out."""
+    out: dict[str, float | int] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        elif isinstance(value, bool) or value is None or type(value).__name__ == "bool_":
+            continue
+        elif isinstance(value, numbers.Integral):
+            out[name] = int(value)
+        elif isinstance(value, numbers.Real):
+            out[name] = float(value)
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """The KPI tree of flat names again (a name under a number is dropped)."""
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, last = name.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[last] = value
+    return tree

@@ -74,7 +74,7 @@ def compare_runs(targets: list[Path], baseline: str | None, kpis: list[str] | No
     # here, not at the top: keeps --help fast
     from routing_sim.experiments.runsummary import default_kpis, runs_notes, runs_table, summarise_runs
     from routing_sim.experiments.summary import NARROW, stacked
-    from routing_sim.experiments.tasks import flatten
+    from routing_sim.jsonio import flatten
     from routing_sim.report.study import load_run_study
 
     groups: dict[str, dict[tuple[int, int], dict[str, float | int]]] = {}

@@ -20,6 +20,7 @@ from rich.table import Table
 from routing_sim import logs
 from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, err, fail, out, report_config_error
 from routing_sim.errors import ConfigError, RunError
+from routing_sim.jsonio import flatten
 from routing_sim.loader import load_config, load_data, validate_data
 from routing_sim.model.process import ProcessConfig
 from routing_sim.verdicts import STYLE, Target, target_of
@@ -252,13 +253,14 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
     table.add_column("KPI", overflow="fold")
     table.add_column("value", justify="right", overflow="fold")
     table.add_column("target", justify="right", overflow="fold")
+    flat = flatten(kpis)  # the targets sit beside the KPIs they judge, as for compare and the report
     for name, d in kpis["deadlines"].items():
         share = d["share_within"]
-        target = target_of("x.share_within", {"x.target_share": d.get("target_share")})
+        target = target_of(f"deadlines.{name}.share_within", flat)
         table.add_row(f"{name} (within {_fmt_hours(d['target_h'])})",
                       f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-", _judged(target, share))
     for name, p in kpis["pools"].items():
-        target = target_of("x.utilisation", {"x.max_utilisation": p.get("max_utilisation")})
+        target = target_of(f"pools.{name}.utilisation", flat)
         table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}",
                       _judged(target, p["utilisation"]))
     for name, s in kpis["stages"].items():

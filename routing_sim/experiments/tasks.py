@@ -20,6 +20,7 @@ import numpy as np
 from routing_sim.api import simulate_config
 from routing_sim.errors import RunError
 from routing_sim.experiments.store import code_fingerprint
+from routing_sim.jsonio import flatten
 from routing_sim.loader import validate_data
 from routing_sim.model.common import Hours
 from routing_sim.model.process import ProcessConfig
@@ -85,22 +86,6 @@ def run_task(task: Task) -> dict[str, Any]:
 def failed_record(task: Task, error: str) -> dict[str, Any]:
     """The record of a task that could not report itself (its worker died)."""
     return {**header(task), "status": "failed", "error": error}
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float | int]:
-    """Nested KPIs -> ``{"stages.review.wait.mean_h": 0.4, ...}``: numbers only, in the order computed."""
-    out: dict[str, float | int] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
-        elif isinstance(value, (bool, np.bool_)) or value is None:
-            continue
-        elif isinstance(value, (int, np.integer)):
-            out[name] = int(value)
-        elif isinstance(value, (float, np.floating)):
-            out[name] = float(value)
-    return out
 
 
 def window_means(times: np.ndarray, values: np.ndarray, every_h: float) -> np.ndarray:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from routing_sim.jsonio import flatten
 from routing_sim.report.comments import Parameter
-from routing_sim.report.study import Study, flatten
+from routing_sim.report.study import Study
 
 Row = tuple[str, str, str]  # (item, title, text)
 

@@ -22,13 +22,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from routing_sim.errors import RunError
 from routing_sim.folders import read_mapping, verify_files
-from routing_sim.jsonio import nan_for_null
+from routing_sim.jsonio import flatten, nan_for_null, unflatten
 from routing_sim.loader import validate_data
 from routing_sim.model.process import ProcessConfig
 from routing_sim.yamlio import read_yaml
@@ -107,32 +106,6 @@ class Study:
     @property
     def first_run(self) -> Run:
         return self.base.runs[0]
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Nested KPIs -> ``{"pools.reviewers.utilisation": 0.8, ...}``, numbers only."""
-    out: dict[str, float] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
-        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
-
-
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for name, value in flat.items():
-        node = tree
-        *parents, last = name.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[last] = value
-    return tree
 
 
 def config_key(resolved: dict[str, Any]) -> str:
