@@ -14,11 +14,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from routing_sim.experiments.stats import interval, paired
-from routing_sim.experiments.summary import _diff_text, _interval_text, _verdict_text, bottlenecks, judge
+from routing_sim.experiments.summary import bottlenecks, judge, kpi_table
 from routing_sim.stats import t_quantile
 
 Key = tuple[int, int]
@@ -27,21 +26,17 @@ Key = tuple[int, int]
 
 def welch(variant: Sequence[float], baseline: Sequence[float], level: float = 0.95) -> dict[str, float | int]:
     """Difference of two means with Welch's t-interval (NaN bounds unless both sides have 2 runs)."""
-    a = [float(v) for v in variant if math.isfinite(v)]
-    b = [float(v) for v in baseline if math.isfinite(v)]
-    if not a or not b:
-        return {"n": 0, "mean": math.nan, "low": math.nan, "high": math.nan, "half_width": math.nan}
-    mean = sum(a) / len(a) - sum(b) / len(b)
-    if len(a) < 2 or len(b) < 2:
-        return {"n": min(len(a), len(b)), "mean": mean, "low": math.nan, "high": math.nan, "half_width": math.nan}
-    va = sum((x - sum(a) / len(a)) ** 2 for x in a) / (len(a) - 1) / len(a)
-    vb = sum((x - sum(b) / len(b)) ** 2 for x in b) / (len(b) - 1) / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return {"n": min(len(a), len(b)), "mean": mean, "low": mean, "high": mean, "half_width": 0.0}
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = t_quantile(0.5 + level / 2, df) * se
-    return {"n": min(len(a), len(b)), "mean": mean, "low": mean - half, "high": mean + half, "half_width": half}
+    a, b = interval(variant, level), interval(baseline, level)
+    n = min(a["n"], b["n"])
+    mean = a["mean"] - b["mean"] if n else math.nan
+    if n < 2:
+        return {"n": n, "mean": mean, "low": math.nan, "high": math.nan, "half_width": math.nan}
+    va, vb = a["sd"] ** 2 / a["n"], b["sd"] ** 2 / b["n"]  # squared standard errors of the two means
+    if va + vb == 0:
+        return {"n": n, "mean": mean, "low": mean, "high": mean, "half_width": 0.0}
+    df = (va + vb) ** 2 / (va**2 / (a["n"] - 1) + vb**2 / (b["n"] - 1))
+    half = t_quantile(0.5 + level / 2, df) * math.sqrt(va + vb)
+    return {"n": n, "mean": mean, "low": mean - half, "high": mean + half, "half_width": half}
 
 
 def summarise_runs(groups: Mapping[str, Mapping[Key, Mapping[str, float]]], baseline: str,
@@ -91,36 +86,20 @@ def default_kpis(summary: dict[str, Any]) -> list[str]:
 def runs_table(summary: dict[str, Any], kpis: list[str]) -> Table:
     """Per KPI and config: the mean [CI] over its runs and the difference against the baseline."""
     pct = round(summary["level"] * 100)
-    table = Table(title=f"runs compared with '{summary['baseline']}'; {pct} % t-intervals where there are two or "
-                        "more runs; * = CI excludes 0", title_justify="left")
-    table.add_column("KPI / config", overflow="fold")
-    table.add_column("runs", justify="right", no_wrap=True)
-    table.add_column("mean [CI]", justify="right", overflow="fold")
-    table.add_column("difference [CI]", justify="right", overflow="fold")
-    judged = any(s.get("verdict") for v in summary["variants"].values() for k, s in v["kpis"].items() if k in kpis)
-    if judged:
-        table.add_column("target", justify="right", overflow="fold")
-    for kpi in kpis:
-        table.add_row(f"[bold]{escape(kpi)}[/bold]", "", "", "", *([""] if judged else []))
-        for i, (name, v) in enumerate(summary["variants"].items()):
-            s = v["kpis"].get(kpi)
-            d = (v["vs_baseline"] or {}).get(kpi)
-            diff = "baseline" if v["vs_baseline"] is None else (_diff_text(kpi, d) if d else "-")
-            cells = [f"  {escape(name)}", str(s["n"]) if s else "0", _interval_text(kpi, s) if s else "no data", diff]
-            table.add_row(*cells, *([_verdict_text(s)] if judged else []),
-                          end_section=i == len(summary["variants"]) - 1)
-    return table
+    title = (f"runs compared with '{summary['baseline']}'; {pct} % t-intervals where there are two or more runs; "
+             "* = CI excludes 0")
+    return kpi_table(summary, kpis, title, ("KPI / config", "runs", "mean [CI]", "difference [CI]"))
 
 
 def runs_notes(summary: dict[str, Any]) -> list[str]:
     """How each difference was computed, in words; which pool binds in each config."""
+    def seeds(keys: list[Key]) -> str:
+        return ", ".join(f"{s}" + (f"/r{r}" if r else "") for s, r in keys)
+
     lines = bottlenecks(summary)
     for name, v in summary["variants"].items():
         if v["paired"] is None:
             continue
-        def seeds(keys: list[Key]) -> str:
-            return ", ".join(f"{s}" + (f"/r{r}" if r else "") for s, r in keys)
-
         if v["paired"]:
             left = f"; runs without a partner, left out of it: seeds {seeds(v['unpartnered'])}" if v["unpartnered"] \
                 else ""

@@ -126,29 +126,34 @@ def _num(x: Any) -> str:
 
 def comparison_table(summary: dict[str, Any], kpis: list[str] | None = None) -> Table:
     """A rich table: per KPI and variant, mean [CI] and the paired difference against the baseline [CI]."""
-    kpis = kpis or summary["report"]
     pct = round(summary["level"] * 100)
     reps = summary["replications"]
     title = (f"{summary['experiment']}: {reps['n']} replications per variant, warm-up "
              f"{summary['warmup']['hours'] / 24:g} d, {pct} % t-intervals; differences paired against "
              f"'{summary['baseline']}' (common random numbers); * = CI excludes 0")
+    return kpi_table(summary, kpis or summary["report"], title,
+                     ("KPI / variant", "n", f"mean [{pct} % CI]", "difference vs baseline [CI]"))
+
+
+def kpi_table(summary: dict[str, Any], kpis: list[str], title: str, headers: tuple[str, str, str, str]) -> Table:
+    """Per KPI, a row per variant: its count, mean [CI], difference against the baseline [CI] and,
+    where any variant has one, its target's verdict (an experiment's summary or a runs summary)."""
     table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("KPI / variant", overflow="fold")
-    table.add_column("n", justify="right", no_wrap=True)
-    table.add_column(f"mean [{pct} % CI]", justify="right", no_wrap=True)
-    table.add_column("difference vs baseline [CI]", justify="right", no_wrap=True)
+    table.add_column(headers[0], overflow="fold")
+    table.add_column(headers[1], justify="right", no_wrap=True)
+    for header in headers[2:]:
+        table.add_column(header, justify="right", overflow="fold")
     judged = any(s.get("verdict") for v in summary["variants"].values() for k, s in v["kpis"].items() if k in kpis)
     if judged:
         table.add_column("target", justify="right", overflow="fold")
     for kpi in kpis:
-        table.add_row(f"[bold]{kpi}[/bold]", "", "", "", *([""] if judged else []))
+        table.add_row(f"[bold]{escape(kpi)}[/bold]", "", "", "", *([""] if judged else []))
         for i, (name, v) in enumerate(summary["variants"].items()):
             s = v["kpis"].get(kpi)
-            d = (v["vs_baseline"] or {}).get(kpi) if v["vs_baseline"] is not None else None
-            cell = _interval_text(kpi, s) if s else "no data"
+            d = (v["vs_baseline"] or {}).get(kpi)
             diff = "baseline" if v["vs_baseline"] is None else (_diff_text(kpi, d) if d else "-")
-            table.add_row(f"  {escape(name)}", str(s["n"]) if s else "0", cell, diff,
-                          *([_verdict_text(s)] if judged else []), end_section=i == len(summary["variants"]) - 1)
+            table.add_row(f"  {escape(name)}", str(s["n"]) if s else "0", _interval_text(kpi, s) if s else "no data",
+                          diff, *([_verdict_text(s)] if judged else []), end_section=i == len(summary["variants"]) - 1)
     return table
 
 
