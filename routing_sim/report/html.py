@@ -27,14 +27,15 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
                        "with --records entities for the time-to-target curves.", "note")
     to_target_missing = no_entities if any(v.has_tables for v in study.variants) else missing
     cfg = study.base.cfg
+    rows = kpitables.kpi_rows(study)  # the headline table and the answers judge the same estimates
     parts = [
         ("question", "Question", question(study, headers)),
-        *[("answers", "Answers", a) for a in [answers(study)] if a],
+        *[("answers", "Answers", a) for a in [answers(study, rows)] if a],
         *[("staffing-curve", "Staffing curve", section("staffing-curve", by_name["staffing_curve"].title,
                                                        figs["staffing_curve"]))
           for _ in [0] if "staffing_curve" in figs],
         ("configs", "Configs", configs(study)),
-        ("kpis", "Headline KPIs", kpis(study)),
+        ("kpis", "Headline KPIs", kpis(study, rows)),
         ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
                                            deadline_table(study))),
         ("backlog", "Backlog", section("backlog", "Backlog per stage over time", figs.get("backlog", missing))),
@@ -89,10 +90,10 @@ def question(study: Study, headers: list[tuple[str, str]]) -> str:
     return section("question", "Question", *out, notes, *(para(n, "note") for n in study.notes))
 
 
-def answers(study: Study) -> str:
+def answers(study: Study, rows: list[kpitables.KpiRow]) -> str:
     """The targets' verdicts in sentences, variant by variant, and the pool that binds in each:
     what the reader asks first."""
-    rows = [r for r in kpitables.kpi_rows(study) if r.verdicts]
+    rows = [r for r in rows if r.verdicts]
     items = []
     for v in study.variants[:6]:
         said = []
@@ -131,8 +132,7 @@ def configs(study: Study) -> str:
                          rows, id="configs-table"))
 
 
-def kpis(study: Study) -> str:
-    rows = kpitables.kpi_rows(study)
+def kpis(study: Study, rows: list[kpitables.KpiRow]) -> str:
     base = study.base
     others = [v for v in study.variants if v is not base]
     if study.replications > 1:
