@@ -114,18 +114,22 @@ def test_runs_of_two_configs_and_three_seeds_give_intervals_paired_differences_a
     assert "<th>small - small-three-clerks</th>" in (results / "report.html").read_text(encoding="utf-8")
 
 
-def test_an_experiment_folder_gives_intervals_without_table_figures(tmp_path: Path):
+def reported_experiment(tmp_path: Path, name: str, body: str, targets: bool = False) -> tuple[Path, str]:
+    """Run the experiment ``name`` (its file's lines after ``name`` and ``base``) on the small config;
+    return its results folder and the text of its report."""
     from routing_sim.experiments.runner import run_experiment
 
-    small(tmp_path)
-    (tmp_path / "exp.yaml").write_text(
-        "# Two staffing levels.\nname: staffing\nbase: small.yaml\nseed: 5\n"
-        "variants:\n  two: {}\n  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\n"
-        "replications: 3\n", encoding="utf-8")
+    small(tmp_path, targets=targets)
+    (tmp_path / "exp.yaml").write_text(f"# A test experiment.\nname: {name}\nbase: small.yaml\n{body}", encoding="utf-8")
     run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
-    folder = tmp_path / "results" / "staffing"
+    folder = tmp_path / "results" / name
     write_report(folder)
-    html = (folder / "report.html").read_text(encoding="utf-8")
+    return folder, (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_an_experiment_folder_gives_intervals_without_table_figures(tmp_path: Path):
+    _, html = reported_experiment(tmp_path, "staffing", "seed: 5\nvariants:\n  two: {}\n"
+                                  "  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\nreplications: 3\n")
     assert "routing-sim report: staffing" in html
     assert "<th>two</th><th>three</th><th>three - two</th>" in html
     assert 'id="fig-compliance"' in html and 'id="fig-backlog"' not in html
@@ -200,18 +204,10 @@ def test_an_interval_is_written_in_one_unit_and_only_where_the_runs_vary():
 def test_a_sweep_draws_the_staffing_curve_with_the_target_line(tmp_path: Path):
     """An experiment that sweeps a headcount gets the figure the sweep exists for: each targeted
     KPI and the staff cost against the swept value, with intervals and the target."""
-    from routing_sim.experiments.runner import run_experiment
     from routing_sim.report.figures import sweep_points
 
-    small(tmp_path, targets=True)
-    (tmp_path / "exp.yaml").write_text(
-        "# A staffing sweep.\nname: sweep\nbase: small.yaml\nseed: 5\n"
-        "sweep: {pools.clerks.headcount: [1, 2, 3]}   # assumption: the levels to compare\n"
-        "replications: 3\n", encoding="utf-8")
-    run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
-    folder = tmp_path / "results" / "sweep"
-    write_report(folder)
-    html = (folder / "report.html").read_text(encoding="utf-8")
+    folder, html = reported_experiment(tmp_path, "sweep", "seed: 5\nsweep: {pools.clerks.headcount: [1, 2, 3]}   "
+                                       "# assumption: the levels to compare\nreplications: 3\n", targets=True)
     assert 'id="fig-staffing_curve"' in html and (folder / "figures" / "staffing_curve.svg").is_file()
     from routing_sim.report.load import load_study
 
@@ -220,16 +216,9 @@ def test_a_sweep_draws_the_staffing_curve_with_the_target_line(tmp_path: Path):
 
 
 def test_an_experiment_report_opens_with_the_experiments_own_question(tmp_path: Path):
-    from routing_sim.experiments.runner import run_experiment
-
-    small(tmp_path)
-    (tmp_path / "exp.yaml").write_text(
-        "# One more clerk.\nname: q\nbase: small.yaml\nseed: 5\nquestion: Does a third clerk pay for itself?\n"
-        "variants:\n  two: {}\n  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\n"
-        "replications: 2\n", encoding="utf-8")
-    run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
-    write_report(tmp_path / "results" / "q")
-    html = (tmp_path / "results" / "q" / "report.html").read_text(encoding="utf-8")
+    _, html = reported_experiment(tmp_path, "q", "seed: 5\nquestion: Does a third clerk pay for itself?\nvariants:\n"
+                                  "  two: {}\n  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\n"
+                                  "replications: 2\n")
     first = html.index("Question: Does a third clerk pay for itself?")
     assert first < html.index("Question: Do two clerks hand cases over within 4 h?")
     assert "<summary>The base config&#x27;s question</summary>" in html or "<summary>The base config's question" in html
