@@ -17,6 +17,22 @@ class PoolTotals:
 
 
 @dataclass
+class DatabaseTotals:
+    """A database's figures over the run (see :mod:`routing_sim.engine.databases`)."""
+
+    name: str
+    initial: int
+    added: int  # published by the horizon
+    removed: int
+    final: int  # the size after the last publication
+    publications: int
+    pending: int  # added by the process, not published by the horizon
+    drives: str = ""  # the attribute whose share it drives
+    share_start: float = float("nan")
+    share_end: float = float("nan")
+
+
+@dataclass
 class SimulationSummary:
     """What the engine knows at the end that the tables do not hold."""
 
@@ -31,3 +47,4 @@ class SimulationSummary:
     engine: str = "simpy"  # the executor that ran
     engine_reason: str = ""
     streams: list[str] = field(default_factory=list)  # the named random streams the rules drew from
+    databases: list[DatabaseTotals] = field(default_factory=list)

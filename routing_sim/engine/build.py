@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from routing_sim.calendars import change_points
 from routing_sim.codes import Codes
+from routing_sim.engine.databases import Databases
 from routing_sim.engine.plan import Plan, Planner, StageRules
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations
@@ -54,6 +55,7 @@ class Model:
     calendars: list[list[tuple[float, int]]]
     horizon: float
     period: float
+    databases: Databases
 
     def periods(self) -> Iterator[tuple[float, Plan | None]]:
         """The horizon a period at a time: each period's end, and the plan of the arrivals in it
@@ -61,6 +63,7 @@ class Model:
         k = 0
         while k * self.period < self.horizon:
             until = min(self.horizon, (k + 1) * self.period)
+            self.databases.publish(until, known=k * self.period)  # the executors have timed up to here
             cohort = self.arrivals_until(until)
             yield until, (self.planner.plan(cohort) if cohort is not None else None)
             k += 1
@@ -90,8 +93,12 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
         )
         for i, (name, s) in enumerate(cfg.stages.items())
     ]
-    arrivals = arrival_streams(cfg, codes, streams, horizon)
+    databases = Databases(cfg, codes)
+    arrivals = arrival_streams(cfg, codes, streams, horizon, databases.drives)
     expected = sum(float(stream.times.cumulative[-1]) for stream in arrivals)
     calendars = [change_points(p, cfg.time.start, horizon) for p in cfg.pools.values()]
-    return Model(cfg, codes, streams, stages, stage_pool, Planner(stages, len(stages)), arrivals, calendars,
-                 horizon, period_hours(expected, horizon))
+    period = period_hours(expected, horizon)
+    if len(databases):  # never plan further ahead than a database's additions are published
+        period = min(period, 24.0 * math.floor(databases.shortest_delay() / 24.0))
+    return Model(cfg, codes, streams, stages, stage_pool, Planner(stages, len(stages), databases), arrivals,
+                 calendars, horizon, period, databases)

@@ -335,6 +335,11 @@ class Fast:
             if not visits.size:
                 return
         plan.end[visits] = ends
+        if plan.adds is not None:  # visits that add to a database report when they ended
+            items = plan.adds[visits]
+            some = items.any(axis=1)
+            if some.any():
+                self.model.databases.add(ends[some], items[some])
         counts = plan.child_ptr[visits + 1] - plan.child_ptr[visits]
         if counts.any():
             starts = np.repeat(plan.child_ptr[visits] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())

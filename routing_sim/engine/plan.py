@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from routing_sim.engine.databases import Databases
 from routing_sim.engine.rules.attributes import ATTR_DTYPE
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations
@@ -52,7 +53,8 @@ class Plan:
 
     def __init__(self, entities: Cohort, visit_entity: np.ndarray, visit_stage: np.ndarray,
                  duration: np.ndarray, cls: np.ndarray, nxt: np.ndarray, attrs: np.ndarray,
-                 child_parent_visit: np.ndarray, child_delay: np.ndarray, n_children: int):
+                 child_parent_visit: np.ndarray, child_delay: np.ndarray, n_children: int,
+                 adds: np.ndarray | None = None):
         self.E = entities
         n = len(entities)
         self.visit_entity = visit_entity  # an entity's visits are contiguous, in path order
@@ -61,6 +63,7 @@ class Plan:
         self.cls = cls
         self.next = nxt
         self.attrs = attrs  # attribute codes after each visit's decisions
+        self.adds = adds  # items each visit adds to each database (None: the process has no databases)
         self.first = np.searchsorted(visit_entity, np.arange(n))
         self.n_visits = np.diff(np.append(self.first, visit_entity.size))
         # entities [n - n_children, n) are spawned: each by one visit, after a delay
@@ -109,15 +112,17 @@ class Plan:
         parent_visit = np.where(parent_visit >= 0, visit_map[np.maximum(parent_visit, 0)], -1)
         plan = Plan(entities, row_map[self.visit_entity[visits]], self.stage[visits], self.duration[visits],
                     self.cls[visits], self.next[visits], self.attrs[visits], parent_visit, self.child_delay[children],
-                    children.size)
+                    children.size, None if self.adds is None else self.adds[visits])
         plan.enter, plan.start, plan.end = self.enter[visits], self.start[visits], self.end[visits]
         return plan, row_map, visit_map
 
 
 class Planner:
-    def __init__(self, stages: list[StageRules], n_stages: int):
+    def __init__(self, stages: list[StageRules], n_stages: int, databases: Databases | None = None):
         self.stages = stages
         self.n_stages = n_stages
+        self.n_databases = len(databases) if databases is not None else 0
+        self.adds = databases.adds if databases is not None else [[] for _ in stages]
 
     def plan(self, cohort: Cohort) -> Plan:
         """Plan ``cohort`` and everything it spawns."""
@@ -134,13 +139,18 @@ class Planner:
             batch = spawned
         entities = Cohort.concat(parts)
         n_children = len(entities) - len(cohort)
+        adds: np.ndarray | None = None
         if visits:
             entity, number, stage, duration, cls, nxt = (np.concatenate([v[i] for v in visits]) for i in range(6))
             attrs = np.concatenate([v[6] for v in visits])
+            if self.n_databases:
+                adds = np.concatenate([v[7] for v in visits])
         else:
             entity = number = stage = cls = nxt = np.empty(0, dtype=np.int64)
             duration = np.empty(0)
             attrs = np.empty((0, entities.attrs.shape[1]), dtype=ATTR_DTYPE)
+            if self.n_databases:
+                adds = np.empty((0, self.n_databases), dtype=np.int64)
         order = np.lexsort((number, entity))
         position = np.empty_like(order)
         position[order] = np.arange(order.size)
@@ -148,7 +158,7 @@ class Planner:
         delays = np.concatenate(child_delay) if child_delay else np.empty(0)
         return Plan(entities, entity[order], stage[order].astype(np.int32), duration[order],
                     cls[order].astype(np.int16), nxt[order].astype(np.int32), attrs[order], parent_visit, delays,
-                    n_children)
+                    n_children, None if adds is None else adds[order])
 
     def _walk(self, batch: Cohort, offset: int, visits: list, child_parent: list, child_delay: list) -> Cohort | None:
         """Every visit of the batch's entities (rows ``offset + i``); returns their children, if any."""
@@ -187,7 +197,14 @@ class Planner:
                 nxt = rules.routes.of(a, i, k)
                 attrs[r] = a
                 nxt_all[sel] = nxt
-                visits.append((r + offset, np.full(r.size, k), np.full(r.size, s), duration, cls, nxt, a))
+                visit: tuple[np.ndarray, ...] = (r + offset, np.full(r.size, k), np.full(r.size, s), duration, cls,
+                                                 nxt, a)
+                if self.n_databases:
+                    adds = np.zeros((r.size, self.n_databases), dtype=np.int64)
+                    for rule in self.adds[s]:
+                        adds[:, rule.database] += rule.weights(a, batch.counts, r)
+                    visit += (adds,)
+                visits.append(visit)
                 base += r.size
             on = nxt_all < self.n_stages
             rows, place = rows[on], nxt_all[on]

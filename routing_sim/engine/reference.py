@@ -44,7 +44,7 @@ class Flat:
     """A plan's columns as Python lists, for the event loop (numpy scalars are slow one at a time)."""
 
     __slots__ = ("plan", "id", "stage", "duration", "cls", "next", "first", "child_ptr", "children", "delay",
-                 "kind", "first_child", "enter", "start", "end", "created")
+                 "kind", "first_child", "enter", "start", "end", "created", "adds")
 
     def __init__(self, plan: Plan):
         self.plan = plan
@@ -61,6 +61,9 @@ class Flat:
         self.first_child = plan.first_child
         # the times found are written straight into the plan's arrays, which the output reads
         self.enter, self.start, self.end, self.created = plan.enter, plan.start, plan.end, plan.E.created
+        # visit -> items it adds to each database (only the visits that add any)
+        self.adds: dict[int, np.ndarray] = {} if plan.adds is None else \
+            {int(v): plan.adds[v:v + 1] for v in np.flatnonzero(plan.adds.any(axis=1))}
 
 
 class PoolState:
@@ -197,6 +200,8 @@ class Reference:
         """The visit ``v`` ended at ``end``: spawn, then go on (True) or finish (False)."""
         flat = ent.plan
         flat.end[v] = end
+        if flat.adds and v in flat.adds:
+            self.model.databases.add(np.array([end]), flat.adds[v])
         lo, hi = flat.child_ptr[v], flat.child_ptr[v + 1]
         if lo < hi:
             self._spawn(flat, lo, hi, end)

@@ -19,6 +19,7 @@ written with their state, so censored work is counted, not dropped.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ def timeseries_schema(model: Model) -> pa.Schema:
         fields += [(f"inside.{name}", pa.int32()), (f"queued.{name}", pa.int32())]
     for name in model.codes.pools:
         fields += [(f"busy.{name}", pa.int32()), (f"on_duty.{name}", pa.int32())]
+    for name in model.databases.names:
+        fields.append((f"database.{name}", pa.int64()))
+        if name in model.databases.drive_of:
+            fields.append((f"share.{name}", pa.float64()))
     return pa.schema(fields)
 
 
@@ -102,7 +107,16 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     finally:  # a failed or interrupted run leaves no writer thread behind
         visits.stop()
         entities.stop()
-    series = accumulator.table().cast(timeseries_schema(model))
+    series = accumulator.table()
+    databases = model.databases
+    if len(databases):
+        databases.publish(math.nextafter(model.horizon, math.inf), known=model.horizon)  # every addition is timed
+        t = series.column("t").to_numpy()
+        for name, db in zip(databases.names, databases.items, strict=True):
+            series = series.append_column(f"database.{name}", pa.array(db.size_at(t)))
+            if name in databases.drive_of:
+                series = series.append_column(f"share.{name}", pa.array(databases.drive_of[name][1].share(t)))
+    series = series.cast(timeseries_schema(model))
     for batch in series.to_batches():
         outputs.timeseries.write(batch)
     outputs.timeseries.close()
@@ -122,6 +136,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
         engine=name,
         engine_reason=reason,
         streams=sorted(model.streams.names),
+        databases=databases.totals(model.horizon),
     )
 
 

@@ -85,15 +85,15 @@ class ArrivalStream:
         ids = np.arange(base, base + n, dtype=np.int64)
         self.arrived += n
         if sizes is None:
-            attrs, group, t = self.attributes.draw(ids), ids, times
+            attrs, group, t = self.attributes.draw(ids, times=times), ids, times
         else:
             keep = sizes > 0
             first = (np.cumsum(sizes) - sizes)[keep]
             if self.same_incident:  # duplicates of one incident: one draw and one group per incident
-                attrs = np.repeat(self.attributes.draw(ids[first]), sizes[keep], axis=0)
+                attrs = np.repeat(self.attributes.draw(ids[first], times=times[keep]), sizes[keep], axis=0)
                 group = np.repeat(ids[first], sizes[keep])
             else:  # a bulk batch: independent entities arriving together
-                attrs, group = self.attributes.draw(ids), ids
+                attrs, group = self.attributes.draw(ids, times=np.repeat(times[keep], sizes[keep])), ids
             t = np.repeat(times[keep], sizes[keep])
         counts = np.zeros((n, len(self.counts)), dtype=np.int64)
         for j, count in enumerate(self.counts):
@@ -104,8 +104,10 @@ class ArrivalStream:
                       np.full(n, -1, dtype=np.int64), group, t, np.full(n, self.entry, dtype=np.int64), attrs, counts)
 
 
-def arrival_streams(cfg, codes, streams: Streams, horizon: float) -> list[ArrivalStream]:
-    """Every arrival stream of a config, in config order (a source's batches after it)."""
+def arrival_streams(cfg, codes, streams: Streams, horizon: float, drives: dict | None = None) -> list[ArrivalStream]:
+    """Every arrival stream of a config, in config order (a source's batches after it); ``drives``
+    (source -> attribute -> a database's drive) makes an attribute's share follow a database."""
+    drives = drives or {}
     out: list[ArrivalStream] = []
     for i, (name, src) in enumerate(cfg.sources.items()):
         kind = codes.kinds.index(src.kind)
@@ -119,14 +121,16 @@ def arrival_streams(cfg, codes, streams: Streams, horizon: float) -> list[Arriva
         times = ArrivalTimes(hourly_intensity(cfg, name, horizon), streams.key(f"arrivals.{name}"))
         size = (count_sampler(src.duplicates), streams.key(f"duplicates.{name}")) if src.duplicates else None
         out.append(ArrivalStream(len(out) + 1, i, name, kind, entry, times,
-                                 AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}"),
+                                 AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}",
+                                                drives.get(name)),
                                  size, True, counts(name)))
         if src.batches is not None:
             rate = parse_rate(src.batches.rate)
             batch_times = ArrivalTimes(np.full(max(1, int(np.ceil(horizon))), rate), streams.key(f"batches.{name}"))
             out.append(ArrivalStream(
                 len(out) + 1, i, name, kind, entry, batch_times,
-                AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}.batches"),
+                AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}.batches",
+                               drives.get(name)),
                 (count_sampler(src.batches.size), streams.key(f"batches.{name}.size")), False,
                 counts(f"{name}.batches")))
     return out

@@ -71,4 +71,20 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
         "deadlines": deadlines,
         **entity_figures.result(),
         "cost": cost_kpis(cfg, summary, horizon),
+        **database_kpis(summary),
     }
+
+
+def database_kpis(summary: SimulationSummary) -> dict[str, Any]:
+    """Each database's size (at the start, published additions and removals, at the end) and the
+    share it drives at the start and at the end; its course over time is in the time series."""
+    if not summary.databases:
+        return {}
+    out: dict[str, Any] = {}
+    for d in summary.databases:
+        figures: dict[str, Any] = {"initial": d.initial, "added": d.added, "removed": d.removed, "final": d.final,
+                                   "publications": d.publications, "not_yet_published": d.pending}
+        if d.drives:
+            figures |= {"share_start": d.share_start, "share_end": d.share_end}
+        out[d.name] = figures
+    return {"databases": out}

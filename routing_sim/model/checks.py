@@ -24,7 +24,7 @@ Found = Iterator[tuple[tuple, str]]
 def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
-    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work):
+    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work, _databases):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
@@ -233,6 +233,42 @@ def _measures(cfg: ProcessConfig) -> Found:
                     elif field != "by" and value != "arrival" and stage not in cfg.stages:
                         alias = {"start": "from", "end": "to"}[field]
                         yield path + (alias,), f"unknown stage {stage!r}"
+
+
+def _databases(cfg: ProcessConfig) -> Found:
+    counted = sorted({c for source in cfg.sources.values() for c in source.counts})
+    for name, db in cfg.databases.items():
+        path = ("databases", name)
+        for i, adds in enumerate(db.added_by):
+            apath = path + ("added_by", i)
+            if adds.stage not in cfg.stages:
+                yield apath + ("stage",), f"unknown stage {adds.stage!r}"
+            yield from _condition(cfg, adds.when, apath + ("when",))
+            if adds.items is not None and adds.items not in counted:
+                yield apath + ("items",), f"unknown count {adds.items!r} (counts: {', '.join(counted) or 'none'})"
+        drive = db.drives
+        if drive is None:
+            continue
+        dpath = path + ("drives",)
+        if drive.attribute not in cfg.attributes:
+            yield dpath + ("attribute",), f"unknown attribute {drive.attribute!r}"
+            continue
+        if drive.value not in cfg.attributes[drive.attribute]:
+            yield dpath + ("value",), f"{drive.value!r} is not a value of {drive.attribute!r}"
+            continue
+        for i, source_name in enumerate(drive.sources):
+            spath = dpath + ("sources", i)
+            source = cfg.sources.get(source_name)
+            if source is None:
+                yield spath, f"unknown source {source_name!r}"
+                continue
+            kind = cfg.kinds.get(source.kind)
+            draw = source.attributes.get(drive.attribute, kind.attributes.get(drive.attribute) if kind else None)
+            if draw is None or isinstance(draw, str) or draw.p is None or drive.value not in draw.p:
+                yield spath, (f"source {source_name!r} must draw {drive.attribute!r} with a plain 'p' that "
+                              f"includes {drive.value!r} for the database to drive its share")
+            elif draw.p[drive.value] >= 1.0:
+                yield spath, f"source {source_name!r} gives {drive.attribute!r} = {drive.value!r} always: nothing to drive"
 
 
 def _as_list(value: object) -> list:

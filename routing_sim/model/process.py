@@ -271,6 +271,56 @@ class Tally(Strict):
     description: str = ""
 
 
+class DatabaseAdds(Strict):
+    """Which visits add items to a database: a visit to ``stage`` that ends with the entity's
+    attributes matching ``when`` adds ``items`` (a count the entity carries; one if not given)."""
+
+    stage: Name
+    when: Condition | None = None
+    items: Name | None = None
+
+
+class DatabaseDrive(Strict):
+    """The share of new arrivals (from ``sources``) whose ``attribute`` is ``value`` follows the
+    database: at the start it is the share the kind's (or source's) ``p`` gives; every
+    ``halving_items`` items added halve the gap between it and ``ceiling``. The attribute's other
+    values keep their proportions."""
+
+    attribute: Name
+    value: Value
+    sources: list[Name] = Field(min_length=1)
+    ceiling: Probability
+    halving_items: Annotated[NonNegative, Field(gt=0.0)]
+
+
+class Database(Strict):
+    """A store of items that grows from the process's own confirmations, e.g. a database of
+    indicators of known material fed by confirmed new material.
+
+    An item added at time ``c`` is published (in use) from the first publication at or after
+    ``c + delay``; publications are every ``publish_every`` from the start. At each
+    publication a share ``removed_per_year`` (pro rata) of the items is removed (stated
+    removals). Nothing else changes the size. ``delay`` is at least a day: the engine plans
+    arrivals a period at a time, at most ``delay`` ahead, so that every addition a publication
+    includes has already happened when arrivals that see it are planned.
+    """
+
+    description: str = ""
+    initial: Annotated[int, Field(ge=0, le=10**15)]
+    added_by: list[DatabaseAdds] = Field(min_length=1)
+    publish_every: PositiveDuration
+    delay: PositiveDuration
+    removed_per_year: Probability = 0.0
+    drives: DatabaseDrive | None = None
+
+    @field_validator("delay")
+    @classmethod
+    def _at_least_a_day(cls, value: Hours) -> Hours:
+        if value < 24:
+            raise ValueError(f"delay must be at least 1d (got {value.text})")
+        return value
+
+
 class Limits(Strict):
     """The most work a config may ask for before validation refuses it as a likely mistake (a rate of
     1e12/h, a horizon of a million years): raise them here to run such a config anyway."""
@@ -312,6 +362,7 @@ class ProcessConfig(Strict):
     steps: dict[Name, Step] = Field(default_factory=dict)
     deadlines: dict[Name, Deadline] = Field(default_factory=dict)
     tallies: dict[Name, Tally] = Field(default_factory=dict)
+    databases: dict[Name, Database] = Field(default_factory=dict)
     budget: Budget | None = None
     limits: Limits = Field(default_factory=Limits)
 

@@ -20,8 +20,10 @@ ATTR_DTYPE = np.int16
 class AttributeDraws:
     """How one kind's entities (from one source, or from one spawn rule) get their attributes."""
 
-    def __init__(self, codes: Codes, attributes: dict[str, Draw], overrides: dict, streams: Streams, prefix: str):
+    def __init__(self, codes: Codes, attributes: dict[str, Draw], overrides: dict, streams: Streams, prefix: str,
+                 drives: dict | None = None):
         self.n = len(codes.attributes)
+        self.driven: dict[int, Driven] = {}
         self.fixed: list[tuple[int, int]] = []
         self.steps: list[tuple[int, int, Cases]] = []
         self.inherit = [codes.attr(name) for name, draw in attributes.items() if draw.inherit]
@@ -33,13 +35,18 @@ class AttributeDraws:
             cases = [Case(p=spec.p)] if spec.p is not None else spec.cases
             if cases is None:
                 continue  # inherited or decided later
+            if drives and name in drives:  # a plain p (checked), its share of one value following a database
+                drive = drives[name]
+                self.driven[codes.attr(name)] = Driven(
+                    drive, [codes.value(name, v) for v in spec.p], list(spec.p.values()),
+                    list(spec.p).index(drive.value_name))
             conditions = [Condition(codes, case.when) for case in cases]
             draws = [Categorical(list(case.p.values()), [codes.value(name, v) for v in case.p]) for case in cases]
             self.steps.append((codes.attr(name), streams.key(f"{prefix}.{name}"), Cases(conditions, draws)))
 
-    def draw(self, ids: np.ndarray, parents: np.ndarray | None = None) -> np.ndarray:
+    def draw(self, ids: np.ndarray, parents: np.ndarray | None = None, times: np.ndarray | None = None) -> np.ndarray:
         """Attribute codes for entities ``ids``; ``parents`` (their parents' attribute rows) supplies
-        the inherited values."""
+        the inherited values; ``times`` (their arrival times) the shares a database drives."""
         attrs = np.full((ids.size, self.n), -1, dtype=ATTR_DTYPE)
         for i, value in self.fixed:
             attrs[:, i] = value
@@ -47,5 +54,31 @@ class AttributeDraws:
             for i in self.inherit:
                 attrs[:, i] = parents[:, i]
         for i, key, cases in self.steps:
-            attrs[:, i] = cases.choose(attrs, uniforms(key, ids), attrs[:, i])
+            if i in self.driven:
+                if times is None:
+                    raise ValueError("a driven attribute needs the arrival times")
+                attrs[:, i] = self.driven[i].choose(uniforms(key, ids), times)
+            else:
+                attrs[:, i] = cases.choose(attrs, uniforms(key, ids), attrs[:, i])
         return attrs
+
+
+class Driven:
+    """A plain categorical draw whose one value has a share that varies with the arrival time; the
+    other values keep their proportions. With the share at its configured value it draws the
+    plain draw's distribution (and, the value listed first, the very same values)."""
+
+    def __init__(self, drive, values: list[int], probabilities: list[float], index: int):
+        self.drive = drive
+        self.value = values[index]
+        others = [(v, p) for j, (v, p) in enumerate(zip(values, probabilities, strict=True)) if j != index]
+        self.others = np.array([v for v, _ in others], dtype=np.int64)
+        cum = np.cumsum([p for _, p in others], dtype=float)
+        self.cum = cum / cum[-1]
+        self.cum[-1] = np.inf
+
+    def choose(self, u: np.ndarray, times: np.ndarray) -> np.ndarray:
+        share = self.drive.share(times)
+        rest = np.maximum(1.0 - share, 1e-300)
+        other = self.others[np.searchsorted(self.cum, (u - share) / rest, side="right")]
+        return np.where(u < share, self.value, other)
