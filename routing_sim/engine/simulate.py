@@ -112,10 +112,10 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     if len(databases):
         databases.publish(math.nextafter(model.horizon, math.inf), known=model.horizon)  # every addition is timed
         t = series.column("t").to_numpy()
-        for name, db in zip(databases.names, databases.items, strict=True):
-            series = series.append_column(f"database.{name}", pa.array(db.size_at(t)))
-            if name in databases.drive_of:
-                series = series.append_column(f"share.{name}", pa.array(databases.drive_of[name][1].share(t)))
+        for db_name, db in zip(databases.names, databases.items, strict=True):
+            series = series.append_column(f"database.{db_name}", pa.array(db.size_at(t)))
+            if db_name in databases.drive_of:
+                series = series.append_column(f"share.{db_name}", pa.array(databases.drive_of[db_name][1].share(t)))
     series = series.cast(timeseries_schema(model))
     for batch in series.to_batches():
         outputs.timeseries.write(batch)

@@ -127,6 +127,33 @@ def backlog_figure(study: Study) -> tuple[Figure, str]:
     return fig, caption + _fan_note(variants)
 
 
+def database_figure(study: Study) -> tuple[Figure, str]:
+    """Each database's size over time and, where it drives one, the share of arrivals it drives."""
+    variants = shown(study)
+    cfg = study.base.cfg
+    panels = [(f"database.{n}", f"{n}: items in use", "items") for n in cfg.databases]
+    panels += [(f"share.{n}", f"{n}: share of {d.drives.value} among {', '.join(d.drives.sources)}", "share")
+               for n, d in cfg.databases.items() if d.drives is not None]
+    fig, axes = grid(len(panels))
+    for ax, (column, title, unit) in zip(axes, panels, strict=True):
+        for v, colour in coloured(variants):
+            if column.split(".", 1)[1] in v.cfg.databases:
+                draw_fan(ax, measures.column_fan(v, column), colour, fan_label(v))
+        ax.set_title(title, loc="left", fontsize=9)
+        ax.set_ylabel(unit)
+        if unit == "share":  # a share's axis spans at least 10 points, so a small drift looks small
+            lo, hi = ax.get_ylim()
+            middle = (lo + hi) / 2
+            ax.set_ylim(max(0.0, min(lo, middle - 0.05)), min(1.0, max(hi, middle + 0.05)))
+        else:
+            ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    axes[-1].set_xlabel(f"days from {cfg.time.start}")
+    axes[0].legend(loc="upper left", fontsize=7.5)
+    caption = ("Databases grown by the process itself: the items in use (published) and the share of new "
+               "arrivals they drive, sampled every " f"{cfg.time.timeseries_step}. ")
+    return fig, caption + _fan_note(variants)
+
+
 def _horizon(study: Study) -> float:
     return float(study.first_run.nested.get("run", {}).get("horizon_h", 0.0))
 
@@ -340,6 +367,8 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
                 by = f" by {deadline.by[0]}" if deadline.by else ""
                 add("time_to_target", f"Time to {deadline.end.split('.')[0]}{by} ({name})",
                     deadline_figure(study, name, deadline))
+            if study.base.cfg.databases:
+                add("databases", "Databases over time", database_figure(study))
             if study.base.cfg.pools:
                 add("utilisation", "Staff utilisation per pool over time", utilisation_figure(study))
                 add("staffing", "On-duty and busy staff per pool", staffing_figure(study))
