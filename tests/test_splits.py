@@ -299,3 +299,26 @@ def test_at_a_split_stage_the_value_is_known_so_its_own_routes_and_spawns_need_n
     assert [(s.to, s.when) for s in cfg.stages["desk_south"].spawn] == [("desk_south", {"region": "south"})]
     data["stages"]["desk"]["decide"] = [{"set": "region", "cases": [{"p": {"north": 0.5, "unclear": 0.5}}]}]
     assert any("stages.desk.spawn.0.to: may send region unclear to 'desk'" in p for p in problems(data))
+
+
+def test_a_database_fed_by_a_split_stage_is_fed_by_every_copy():
+    from tests.test_databases import DB
+
+    data = copy.deepcopy(DB)
+    data["attributes"]["desk"] = ["a", "b"]
+    data["kinds"]["report"]["attributes"]["desk"] = {"p": {"a": 0.5, "b": 0.5}}
+    data["pools"]["reviewers"] = {"by": "desk", "headcount": {"a": 1, "b": 1}, "calendar": {"type": "always"}}
+    cfg = validate_data(data, "indicator-loop.yaml")
+    assert [r.stage for r in cfg.databases["indicators"].added_by] == ["review_a", "review_b"]
+    run = simulate_config(cfg)
+    e = run.entities
+    new, forward = run.codes.value("report_type", "new"), run.codes.value("decision", "forward")
+    v = run.visits.to_pydict()
+    reviews = {run.codes.stages.index("review_a"), run.codes.stages.index("review_b")}
+    ids, files = e.column("entity").to_pylist(), e.column("count.files").to_pylist()
+    adds = {i: f for i, f, t, d in zip(ids, files, e.column("attr.report_type").to_pylist(),
+                                        e.column("attr.decision").to_pylist(), strict=True) if t == new and d == forward}
+    confirmed = sum(adds[i] for i, s, t in zip(v["entity"], v["stage"], v["end"], strict=True)
+                    if s in reviews and t == t and i in adds)
+    db = run.summary.databases[0]
+    assert confirmed > 300 and db.added + db.pending == confirmed

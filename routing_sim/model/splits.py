@@ -395,8 +395,12 @@ def expand_splits(cfg: ProcessConfig) -> ProcessConfig:
                 "description": f"{stage.description or name} ({by} {value})"})
     sources = {name: (src.model_copy(update={"to": copies[src.to][str(src.attributes[by_stage[src.to]])]})
                       if src.to in copies else src) for name, src in cfg.sources.items()}
+    databases = {name: db.model_copy(update={"added_by": [
+        rule.model_copy(update={"stage": copy}) for rule in db.added_by
+        for copy in (copies[rule.stage].values() if rule.stage in copies else [rule.stage])]})
+        for name, db in cfg.databases.items()}  # a visit to any copy adds, as a visit to the stage did
     recorded = {name: Split(by=pool.by or "", pools={v: split_name(name, v) for v in values[name]},
                             stages={s: c for s, c in copies.items() if cfg.stages[s].pool == name})
                 for name, pool in splits.items()}
-    return cfg.model_copy(update={"pools": pools, "stages": stages, "sources": sources,
+    return cfg.model_copy(update={"pools": pools, "stages": stages, "sources": sources, "databases": databases,
                                   "splits": {**cfg.splits, **recorded}})
