@@ -79,15 +79,15 @@ def _weekly_points(calendar: object, headcount: int, start: dt.date, lo: float, 
 
 def headcount_segments(pool: Pool, start: dt.date, horizon: float) -> list[tuple[float, float, int]]:
     """``(from, to, headcount)`` over [0, horizon) from the pool's headcount and schedule."""
-    changes = [(0.0, pool.headcount)]
+    changes = [(0.0, pool.staff)]
     for change in pool.schedule:
         at = (change.start - start).days * 24.0
         if at >= horizon:
             break
         if at <= 0:
-            changes = [(0.0, change.headcount)]
+            changes = [(0.0, change.staff)]
         else:
-            changes.append((at, change.headcount))
+            changes.append((at, change.staff))
     ends = [t for t, _ in changes[1:]] + [horizon]
     return [(t, end, n) for (t, n), end in zip(changes, ends, strict=True)]
 

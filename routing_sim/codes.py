@@ -26,6 +26,7 @@ class Codes:
     counts: list[str]
     marks: list[str]  # the points the deadlines measure ("stage.enter|start|end"), kept on each entity
     kind_marks: list[list[int]]  # per kind, the marks its deadlines measure (indices into marks, ascending)
+    groups: dict[str, list[str]]  # a stage a split pool made copies of, and its copies (see model.splits)
 
     @classmethod
     def of(cls, cfg: ProcessConfig) -> Codes:
@@ -44,7 +45,14 @@ class Codes:
             counts=sorted({name for src in cfg.sources.values() for name in src.counts}),
             marks=marks,
             kind_marks=[by_kind[kind] for kind in cfg.kinds],
+            groups={stage: list(copies.values()) for split in cfg.splits.values()
+                    for stage, copies in split.stages.items()},
         )
+
+    def point_stages(self, stage: str) -> list[int]:
+        """The codes of the stages a point on ``stage`` is reached at: the stage itself, or each copy
+        of a stage a split pool made copies of (``national_intake`` -> ``national_intake_de``, ...)."""
+        return [self.stages.index(s) for s in self.groups.get(stage, [stage])]
 
     def mark(self, stage: str, which: str) -> int:
         """The index of the mark of ``stage.which`` (-1: no deadline measures it)."""

@@ -21,6 +21,7 @@ from routing_sim.errors import ConfigError, Problem
 from routing_sim.layering import Origins, read_layered
 from routing_sim.model.checks import check_process
 from routing_sim.model.process import ProcessConfig
+from routing_sim.model.splits import expand_splits
 from routing_sim.yamlio import Lines
 
 _TYPE_WORDS = {
@@ -57,7 +58,8 @@ def load_data(path: str | Path) -> tuple[Any, Origins]:
 def validate_data(
     data: Any, source: str = "<config>", lines: Lines | None = None, origins: Origins | None = None
 ) -> ProcessConfig:
-    """Validate already-parsed data (a dict from YAML or built in Python)."""
+    """Validate already-parsed data (a dict from YAML or built in Python); pools split ``by`` an
+    attribute come back expanded (:mod:`routing_sim.model.splits`)."""
     origins = origins or Origins.of_file(source, lines)
     if not isinstance(data, dict):
         raise ConfigError([Problem(origins.default, (), "the top level must be a mapping of sections (name, stages, ...)", 1)])
@@ -71,7 +73,7 @@ def validate_data(
         if len(found) > MAX_PROBLEMS:
             problems.append(Problem(origins.default, (), f"... and {len(found) - MAX_PROBLEMS} more problems not shown"))
         raise ConfigError(problems)
-    return cfg
+    return expand_splits(cfg)
 
 
 def _problem(origins: Origins, path: tuple, reason: str) -> Problem:

@@ -9,12 +9,12 @@ from routing_sim.codes import Codes
 
 def point_times(point: str, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray]) -> np.ndarray:
     """Time each entity (row of ``ents``) first reached a point (``arrival`` or
-    ``stage.enter|start|end``), from the visit rows (the entity rows carry the deadlines' points
-    as ``mark.*``); NaN if never."""
+    ``stage.enter|start|end``, at any copy of a stage a split pool made copies of), from the visit
+    rows (the entity rows carry the deadlines' points as ``mark.*``); NaN if never."""
     if point == "arrival":
         return np.asarray(ents["created"], dtype=float).copy()
     stage, which = point.split(".")
-    mask = (v["stage"] == codes.stages.index(stage)) & ~np.isnan(v[which])
+    mask = np.isin(v["stage"], codes.point_stages(stage)) & ~np.isnan(v[which])
     by_id = np.argsort(ents["entity"])
     rows = by_id[np.searchsorted(ents["entity"][by_id], v["entity"][mask])]
     times = np.full(ents["entity"].size, np.inf)

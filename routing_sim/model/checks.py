@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
 from routing_sim.model.process import Draw, ProcessConfig, Stage
+from routing_sim.model.splits import split_entry_problems, split_problems, stage_groups
 from routing_sim.model.volumes import CountDistribution
 from routing_sim.units import parse_rate
 
@@ -24,11 +25,14 @@ Found = Iterator[tuple[tuple, str]]
 def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
-    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work, _databases):
+    for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work, _databases,
+                  split_problems):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
         problems.extend(_zero_time_loops(cfg))
+    if not problems:  # which values reach a split pool's stages: once every name resolves
+        problems.extend(split_entry_problems(cfg))
     return problems
 
 
@@ -217,6 +221,7 @@ def _stages(cfg: ProcessConfig) -> Found:
 
 
 def _measures(cfg: ProcessConfig) -> Found:
+    groups = stage_groups(cfg)  # a stage a split pool made copies of: reached at whichever copy
     for section, items in (("deadlines", cfg.deadlines), ("tallies", cfg.tallies)):
         for name, item in items.items():
             path = (section, name)
@@ -230,7 +235,7 @@ def _measures(cfg: ProcessConfig) -> Found:
                     stage = value.split(".")[0]
                     if field == "by" and value not in carried:
                         yield path + ("by",), f"kind {item.kind!r} has no attribute {value!r}"
-                    elif field != "by" and value != "arrival" and stage not in cfg.stages:
+                    elif field != "by" and value != "arrival" and stage not in cfg.stages and stage not in groups:
                         alias = {"start": "from", "end": "to"}[field]
                         yield path + (alias,), f"unknown stage {stage!r}"
 

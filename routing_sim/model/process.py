@@ -25,7 +25,7 @@ from routing_sim.model.common import (
     check_distribution,
 )
 from routing_sim.model.distributions import Distribution, ServiceTime
-from routing_sim.model.volumes import Batches, Constant, CountDistribution, HeadcountChange, Shock, Step
+from routing_sim.model.volumes import Batches, Constant, CountDistribution, Headcount, HeadcountChange, Shock, Step
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
@@ -158,9 +158,15 @@ class Pool(Strict):
     ``headcount`` holds from the start; ``schedule`` changes it from given
     dates. ``absence`` (a share) and ``exposure_cap`` reduce the number of
     people available on duty; see :mod:`routing_sim.calendars`.
+
+    ``by`` splits the pool by an attribute: one pool per value ``headcount`` lists
+    (``{AT: 2, BE: 3}``), each serving the entities of its own value; the rest is
+    shared. :mod:`routing_sim.model.splits` expands it after validation, so every pool
+    the engine and the statistics see has one headcount.
     """
 
-    headcount: Annotated[int, Field(ge=0, le=1_000_000)]
+    by: Name | None = Field(default=None, exclude_if=lambda by: by is None)
+    headcount: Headcount | dict[Value, Headcount]
     calendar: Calendar
     cost_per_fte_year: NonNegative = 0.0
     schedule: list[HeadcountChange] = Field(default_factory=list)
@@ -169,6 +175,13 @@ class Pool(Strict):
     max_utilisation: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     """A ceiling the pool's utilisation should stay under (a target: judged, not enforced)."""
     description: str = ""
+
+    @property
+    def staff(self) -> int:
+        """The headcount of a pool with one number (every pool once split pools are expanded)."""
+        if isinstance(self.headcount, dict):
+            raise ValueError(f"a pool split by {self.by!r} has a headcount per value until it is expanded")
+        return self.headcount
 
     @model_validator(mode="after")
     def _schedule_sorted(self) -> Pool:
@@ -344,6 +357,17 @@ class TimeSettings(Strict):
     timeseries_step: PositiveDuration = Hours("1h")
 
 
+class Split(Strict):
+    """What the expansion of a pool split ``by`` an attribute made: the pool of each value and, for
+    each stage the pool served, that stage's copy per value. A deadline point naming such a stage
+    (``national_intake.end``) is reached at whichever copy the entity visited. The expansion writes
+    this section (a resolved config keeps it); a config need not write it."""
+
+    by: Name
+    pools: dict[Value, Name] = Field(min_length=1)
+    stages: dict[Name, dict[Value, Name]]
+
+
 class ProcessConfig(Strict):
     """A whole process: what arrives, who serves it, how it is routed, what is measured."""
 
@@ -363,6 +387,7 @@ class ProcessConfig(Strict):
     deadlines: dict[Name, Deadline] = Field(default_factory=dict)
     tallies: dict[Name, Tally] = Field(default_factory=dict)
     databases: dict[Name, Database] = Field(default_factory=dict)
+    splits: dict[Name, Split] = Field(default_factory=dict, exclude_if=lambda splits: not splits)
     budget: Budget | None = None
     limits: Limits = Field(default_factory=Limits)
 

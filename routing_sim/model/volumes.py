@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from routing_sim.model.common import Name, NonNegative, Rate, Strict
+from routing_sim.model.common import Name, NonNegative, Rate, Strict, Value
 from routing_sim.model.distributions import Uniforms
 
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
@@ -145,10 +145,21 @@ class Step(Window):
     end: None = Field(default=None, alias="to", exclude=True)
 
 
+Headcount = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
 class HeadcountChange(Strict):
-    """From this date on, the pool has this headcount (a hiring ramp, a reorganisation)."""
+    """From this date on, the pool has this headcount (a hiring ramp, a reorganisation). In a pool
+    split ``by`` an attribute, a headcount per value: ``{DE: 12, FR: 10}`` (values not named keep theirs)."""
 
     start: dt.date = Field(alias="from")
-    headcount: Annotated[int, Field(ge=0, le=1_000_000)]
+    headcount: Headcount | dict[Value, Headcount]
 
     model_config = Strict.model_config | {"populate_by_name": True}
+
+    @property
+    def staff(self) -> int:
+        """The headcount from this date (one number once split pools are expanded)."""
+        if isinstance(self.headcount, dict):
+            raise ValueError("a split pool's schedule has a headcount per value until it is expanded")
+        return self.headcount

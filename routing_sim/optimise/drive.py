@@ -11,6 +11,7 @@ from routing_sim.errors import ConfigError, Problem
 from routing_sim.experiments.executors import executor_for
 from routing_sim.experiments.spec import is_experiment_file
 from routing_sim.experiments.store import Store
+from routing_sim.model.splits import headcount_paths
 from routing_sim.optimise.evaluate import Evaluator, Point, base_data
 from routing_sim.optimise.search import Search, Target
 from routing_sim.runfolder import environment_info, safe_child, write_json
@@ -85,7 +86,7 @@ def optimise_file(path: Path, targets: list[Target], pools: list[str], *, result
             missing = [t.kpi for t in targets if t.kpi not in known]
             if missing:
                 raise ConfigError([Problem("<command line>", (), f"--target: unknown KPI {missing[0]!r}")])
-            base = {p: cfg.pools[p].headcount for p in pools}
+            base = {p: cfg.pools[p].staff for p in pools}
             costs = {p: float(cfg.pools[p].cost_per_fte_year) for p in pools}
             basis = "cost_per_fte_year"
             if not any(costs.values()):
@@ -93,7 +94,8 @@ def optimise_file(path: Path, targets: list[Target], pools: list[str], *, result
             high = headcount_limits(max_headcount, pools, base, 3.0, 1)
             low = headcount_limits(min_headcount, pools, base, 0.0, 1)
             ev = Evaluator(data, root_seed, executor, store, warmup_h)
-            search = Search(ev, pools, targets, costs, level, n0, cap, batch=max(1, workers))
+            search = Search(ev, pools, targets, costs, level, n0, cap, batch=max(1, workers),
+                            paths=headcount_paths(cfg))
             result = search.run(low, high, load_bound)
             result.update(cost_basis=basis, cost_per_unit=costs, base_headcount=base,
                           base_cost=float(sum(base[p] * costs[p] for p in pools)), tasks_run=ev.tasks_run)

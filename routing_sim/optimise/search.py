@@ -70,14 +70,15 @@ def judge(values: list[float], target: Target, level: float) -> dict[str, Any]:
 
 class Search:
     def __init__(self, ev: Evaluator, pools: list[str], targets: list[Target], costs: dict[str, float],
-                 level: float = 0.95, n0: int = 5, cap: int = 40, batch: int = 1):
+                 level: float = 0.95, n0: int = 5, cap: int = 40, batch: int = 1, paths: dict[str, str] | None = None):
         self.ev, self.pools, self.targets, self.costs = ev, pools, targets, costs
+        self.paths = paths or {}  # where a pool's headcount is set, when not pools.<pool>.headcount (split pools)
         self.level_each = 1 - (1 - level) / len(targets)
         self.level, self.n0, self.cap, self.batch = level, n0, cap, max(1, batch)
         self.evidence: dict[tuple[int, ...], dict[str, Any]] = {}
 
     def point(self, vec: tuple[int, ...]) -> Point:
-        return {f"pools.{p}.headcount": int(h) for p, h in zip(self.pools, vec, strict=True)}
+        return {self.paths.get(p, f"pools.{p}.headcount"): int(h) for p, h in zip(self.pools, vec, strict=True)}
 
     def cost(self, vec: tuple[int, ...]) -> float:
         return float(sum(h * self.costs[p] for p, h in zip(self.pools, vec, strict=True)))

@@ -108,7 +108,8 @@ def fan_label(v: Variant) -> str:
 def backlog_figure(study: Study) -> tuple[Figure, str]:
     variants = shown(study)
     cfg = study.base.cfg
-    stages = [s for s, st in cfg.stages.items() if st.pool] or list(cfg.stages)
+    hidden = split_members(study)
+    stages = [s for s, st in cfg.stages.items() if st.pool and s not in hidden] or list(cfg.stages)
     column = "queued" if any(st.pool for st in cfg.stages.values()) else "inside"
     daily_max = _horizon(study) > measures.LONG_H
     fig, axes = grid(len(stages))
@@ -124,7 +125,14 @@ def backlog_figure(study: Study) -> tuple[Figure, str]:
     caption = (f"Entities {'waiting (queued, not yet in service)' if column == 'queued' else 'inside'} per "
                f"{'staffed ' if column == 'queued' else ''}stage, sampled every {cfg.time.timeseries_step}"
                f"{'; each point is the maximum of one day' if daily_max else ''}. ")
-    return fig, caption + _fan_note(variants)
+    return fig, caption + _split_note(study, hidden) + _fan_note(variants)
+
+
+def _split_note(study: Study, hidden: set[str]) -> str:
+    if not hidden:
+        return ""
+    return (f"Of each split pool ({', '.join(study.base.cfg.splits)}), the 3 pools under most pressure are drawn; "
+            "the section on split pools shows them all. ")
 
 
 def database_figure(study: Study) -> tuple[Figure, str]:
@@ -212,7 +220,8 @@ def _hours(hours: float) -> str:
 
 def utilisation_figure(study: Study) -> tuple[Figure, str]:
     variants = shown(study)
-    pools = list(study.base.cfg.pools)
+    hidden = split_members(study)
+    pools = [p for p in study.base.cfg.pools if p not in hidden]
     period = measures.staff_period(_horizon(study))
     fig, axes = grid(len(pools))
     for ax, pool in zip(axes, pools, strict=True):
@@ -220,19 +229,20 @@ def utilisation_figure(study: Study) -> tuple[Figure, str]:
             if pool in v.cfg.pools:
                 draw_fan(ax, measures.utilisation_fan(v, pool, period), colour, fan_label(v))
         ax.set_ylim(0, 1.05)
-        ax.set_title(f"{pool} ({study.base.cfg.pools[pool].headcount} staff)", loc="left", fontsize=9)
+        ax.set_title(f"{pool} ({study.base.cfg.pools[pool].staff} staff)", loc="left", fontsize=9)
         ax.set_ylabel("utilisation")
     axes[-1].set_xlabel(f"days from {study.base.cfg.time.start}")
     axes[0].legend(loc="lower left", fontsize=7.5)
     caption = (f"Utilisation per pool and {'day' if period == 24 else 'week'}: busy staff-hours over on-duty "
                "staff-hours" + (" (gaps: nobody on duty, e.g. weekends for office hours). " if period == 24 else ". ")
-               + _fan_note(variants))
+               + _split_note(study, hidden) + _fan_note(variants))
     return fig, caption
 
 
 def staffing_figure(study: Study) -> tuple[Figure, str]:
     variants = shown(study)
-    pools = list(study.base.cfg.pools)
+    hidden = split_members(study)
+    pools = [p for p in study.base.cfg.pools if p not in hidden]
     period = measures.staff_period(_horizon(study))
     fig, axes = grid(len(pools))
     for ax, pool in zip(axes, pools, strict=True):
@@ -251,8 +261,8 @@ def staffing_figure(study: Study) -> tuple[Figure, str]:
     caption = (f"Staff on duty (solid) and busy (dotted) per pool, {'daily' if period == 24 else 'weekly'} means of "
                "the time series, first replication "
                "of each variant. On duty follows the calendar and the headcount schedule; a server whose shift ends "
-               "while busy counts as on duty until it finishes.")
-    return fig, caption
+               "while busy counts as on duty until it finishes. " + _split_note(study, hidden))
+    return fig, caption.strip()
 
 
 def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, float]]) -> tuple[Figure, str]:
@@ -345,6 +355,58 @@ def staffing_curve_figure(study: Study) -> tuple[Figure, str] | None:
     return fig, caption
 
 
+PRESSURE_TOP = 12  # pools of a split pool shown in its pressure table and figure
+
+
+def pressure_figure(study: Study, split: str) -> tuple[Figure, str]:
+    """The pools of a split pool under most pressure: utilisation, backlog at its peak and at the end,
+    share within the split's deadline, side by side, one row per value."""
+    rows = measures.split_pressure(study.base, split)[:PRESSURE_TOP]
+    deadline = measures.split_deadline(study.base.cfg, split)
+    fig = Figure(figsize=(WIDTH, 1.0 + 0.26 * len(rows)), layout="constrained")
+    axes = fig.subplots(1, 3, sharey=True)
+    y = np.arange(len(rows))
+    labels = [f"{r.value} ({r.headcount})" for r in rows]
+    axes[0].barh(y, [r.utilisation for r in rows], color=COLOURS[0])
+    limits = {r.max_utilisation for r in rows if r.max_utilisation is not None}
+    for limit in limits:
+        axes[0].axvline(limit, color="#222222", linestyle="--", linewidth=0.8)
+    axes[0].set_xlim(0, 1.05)
+    axes[0].xaxis.set_major_formatter(PercentFormatter(1.0))
+    axes[0].set_xlabel("utilisation")
+    axes[1].barh(y - 0.2, [r.peak_backlog for r in rows], height=0.4, color=COLOURS[1], label="peak")
+    axes[1].barh(y + 0.2, [r.end_backlog for r in rows], height=0.4, color=COLOURS[2], label="at end")
+    axes[1].set_xlabel("waiting")
+    axes[1].legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=7.5)
+    axes[2].barh(y, [r.share_within for r in rows], color=COLOURS[3])
+    target = study.base.cfg.deadlines[deadline].share if deadline else None
+    if target is not None:
+        axes[2].axvline(target, color="#222222", linestyle="--", linewidth=0.8)
+    axes[2].set_xlim(0, 1.05)
+    axes[2].xaxis.set_major_formatter(PercentFormatter(1.0))
+    axes[2].set_xlabel(f"within {deadline}" if deadline else "no deadline by this attribute")
+    axes[0].set_yticks(y, labels)
+    axes[0].invert_yaxis()
+    s = study.base.cfg.splits[split]
+    caption = (f"The pools of {split} (one per {s.by}, headcount in brackets) under most pressure, at most "
+               f"{PRESSURE_TOP} of {len(s.pools)}: sorted by utilisation, then by the backlog at the end; dashed lines: "
+               "the utilisation ceiling and the deadline's target share. Means over the replications of "
+               f"{study.baseline}.")
+    return fig, caption
+
+
+def split_members(study: Study, keep: int = 3) -> set[str]:
+    """Pools and stages of split pools left out of the per-pool and per-stage figures: all but the
+    ``keep`` pools of each split under most pressure (the pressure figure shows them all side by side)."""
+    cfg = study.base.cfg
+    out: set[str] = set()
+    for name, s in cfg.splits.items():
+        for r in measures.split_pressure(study.base, name)[keep:]:
+            out.add(r.pool)
+            out |= {copies[r.value] for copies in s.stages.values() if r.value in copies}
+    return out
+
+
 def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Rendered]:
     """Draw every figure the data allows, save them under ``folder``, return them in report order."""
     out: list[Rendered] = []
@@ -356,6 +418,8 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
     with style():
         if compliance_rows:
             add("compliance", "Deadline compliance per variant", compliance_figure(study, compliance_rows))
+        for split in study.base.cfg.splits:  # from the KPIs: experiment records draw it too
+            add(f"pressure_{split}", f"The pools of {split} under most pressure", pressure_figure(study, split))
         curve = staffing_curve_figure(study)
         if curve is not None:
             add("staffing_curve", "The staffing curve: targets and cost against the swept value", curve)

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 from routing_sim import __version__
-from routing_sim.report import diagram, kpitables, optimisation
+from routing_sim.report import diagram, kpitables, measures, optimisation
 from routing_sim.report.comments import Parameter
-from routing_sim.report.figures import Rendered
+from routing_sim.report.figures import PRESSURE_TOP, Rendered
 from routing_sim.report.page import esc, figure, page, para, section, table, verdict_markup
 from routing_sim.report.stress import stress_rows
 from routing_sim.report.study import Study
@@ -47,6 +47,11 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
                                    figs.get("utilisation", missing if cfg.pools else
                                             para("The config has no staff pools.", "note")),
                                    figs.get("staffing", ""), pool_table(study))),
+        *[("split-pools", "Split pools", section("split-pools", "Split pools: the pools under most pressure",
+                                                 *[part for name in cfg.splits
+                                                   for part in (pressure_table(study, name),
+                                                                figs.get(f"pressure_{name}", ""))]))
+          for _ in [0] if cfg.splits],
         *[("budget", "Budget", section("budget", "Staff cost per year against the budget", b))
           for b in [budget_table(study)] if b],
         ("conservation", "Conservation", conservation(study)),
@@ -186,6 +191,28 @@ def pool_table(study: Study) -> str:
              kpitables.fmt(p["staff_cost"], "money")) for name, p in run.nested.get("pools", {}).items()]
     return table(("pool", "headcount", "at end", "FTE-years", "utilisation", "staff cost"), rows, id="pool-table",
                  numeric=(1, 2, 3, 4, 5)) if rows else ""
+
+
+def pressure_table(study: Study, split: str) -> str:
+    """The pools of one split pool under most pressure (at most PRESSURE_TOP), with the figures the
+    pressure is judged by; ``split`` names the pool as the config wrote it."""
+    s = study.base.cfg.splits[split]
+    rows = measures.split_pressure(study.base, split)
+    deadline = measures.split_deadline(study.base.cfg, split)
+    shown = rows[:PRESSURE_TOP]
+    body = [(r.value, r.pool, f"{r.headcount:,.0f}", kpitables.fmt(r.utilisation, "share"),
+             f"{r.peak_backlog:,.0f}", f"{r.end_backlog:,.0f}", kpitables.fmt(r.share_within, "share"))
+            for r in shown]
+    over = [r for r in rows if r.max_utilisation is not None and r.utilisation > r.max_utilisation]
+    note = (f"{split}, split by {s.by} into {len(rows)} pools; the {len(shown)} under most pressure "
+            "(sorted by utilisation, then by the backlog at the end, then at its peak), means over the "
+            f"replications of {study.baseline}. Backlog: waiting at the pool's stages "
+            f"({', '.join(s.stages)}). Share within: {deadline or 'no deadline is broken down by ' + s.by}."
+            + (f" Above the utilisation ceiling: {', '.join(r.value for r in over)}." if over else ""))
+    return (f"<h3>{esc(split)}</h3>" + para(note, "note") +
+            table((s.by, "pool", "headcount", "utilisation", "backlog at peak", "backlog at end", "share within"),
+                  body, id=f"pressure-{split}", numeric=(2, 3, 4, 5, 6),
+                  row_class=["bad" if r in over else "" for r in shown]))
 
 
 def budget_table(study: Study) -> str:

@@ -174,3 +174,54 @@ def quantile_curve(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(x, F(x))`` of the empirical CDF through a fixed number of quantiles (bounded figure size)."""
     probs = np.linspace(0.0, 1.0, QUANTILE_POINTS)
     return np.quantile(values, probs), probs
+
+
+@dataclass(frozen=True)
+class Pressure:
+    """One pool of a split pool (one value of its attribute): mean KPIs over the variant's replications."""
+
+    value: str
+    pool: str
+    headcount: int
+    utilisation: float
+    max_utilisation: float | None
+    peak_backlog: float  # the most waiting at its stages at a time-series point
+    end_backlog: float  # waiting at its stages at the horizon
+    share_within: float  # of the split's deadline, for this value (NaN: no such deadline or no entity)
+
+
+def split_deadline(cfg: ProcessConfig, split: str) -> str | None:
+    """The first deadline broken down by the split's attribute that measures a point on one of its
+    stages (``national_intake_within_48h``, by member_state, to ``national_intake.end``)."""
+    s = cfg.splits[split]
+    for name, d in cfg.deadlines.items():
+        points = {p.split(".")[0] for p in (d.start, d.end)}
+        if d.by == [s.by] and points & set(s.stages):
+            return name
+    return None
+
+
+def split_pressure(variant: Variant, split: str) -> list[Pressure]:
+    """The pools of a split pool, under most pressure first: by utilisation (to 0.1 %), then by the
+    backlog at the end, then at its peak. Each figure is the mean over the variant's replications."""
+    cfg = variant.cfg
+    s = cfg.splits[split]
+    deadline = split_deadline(cfg, split)
+
+    def mean(kpi: str) -> float:
+        values = list(variant.values(kpi).values())
+        return float(np.mean(values)) if values else float("nan")
+
+    rows = []
+    for value, pool in s.pools.items():
+        stages = [copies[value] for copies in s.stages.values() if value in copies]
+        share = mean(f"deadlines.{deadline}.by.{value}.share_within") if deadline else float("nan")
+        rows.append(Pressure(value, pool, cfg.pools[pool].staff, mean(f"pools.{pool}.utilisation"),
+                             cfg.pools[pool].max_utilisation, sum(mean(f"stages.{st}.max_queued") for st in stages),
+                             sum(mean(f"stages.{st}.backlog_end.queued") for st in stages), share))
+
+    def key(r: Pressure) -> tuple:
+        util = round(r.utilisation, 3) if np.isfinite(r.utilisation) else -1.0
+        return (-util, -r.end_backlog, -r.peak_backlog, r.value)
+
+    return sorted(rows, key=key)

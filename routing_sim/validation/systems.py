@@ -71,7 +71,7 @@ def _servers(cfg: ProcessConfig, stage: str) -> int:
     users = [s for s, st in cfg.stages.items() if st.pool == cfg.stages[stage].pool]
     if users != [stage]:
         raise ValueError(f"pool of stage {stage!r} also serves {users}")
-    return pool.headcount
+    return pool.staff
 
 
 def jackson_measures(cfg: ProcessConfig) -> list[Measure]:

@@ -17,10 +17,10 @@ POINTS = ("enter", "start", "end")
 class Marks:
     def __init__(self, codes: Codes):
         self.n = len(codes.marks)
-        self.points = []  # (mark column, stage, point index)
+        self.points = []  # (mark column, stage, point index): a point on a split stage is reached at any copy
         for j, name in enumerate(codes.marks):
             stage, point = name.rsplit(".", 1)
-            self.points.append((j, codes.stages.index(stage), POINTS.index(point)))
+            self.points += [(j, s, POINTS.index(point)) for s in codes.point_stages(stage)]
         # kept[kind, j]: whether entities of that kind keep mark j
         self.kept = np.zeros((len(codes.kinds), self.n), dtype=bool)
         for kind, js in enumerate(codes.kind_marks):
