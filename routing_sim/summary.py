@@ -33,6 +33,17 @@ class DatabaseTotals:
 
 
 @dataclass
+class ContentKeyTotals:
+    """A content-key space's figures over the run (see :mod:`routing_sim.engine.contentkeys`)."""
+
+    name: str
+    items: int  # in the key space
+    arrivals: int  # arrivals that drew a key
+    repeats: int  # of which concerned an item already reported (within the window, if any)
+    items_seen: int  # distinct items reported by the horizon
+
+
+@dataclass
 class SimulationSummary:
     """What the engine knows at the end that the tables do not hold."""
 
@@ -48,3 +59,4 @@ class SimulationSummary:
     engine_reason: str = ""
     streams: list[str] = field(default_factory=list)  # the named random streams the rules drew from
     databases: list[DatabaseTotals] = field(default_factory=list)
+    content_keys: list[ContentKeyTotals] = field(default_factory=list)

@@ -137,6 +137,7 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
         engine_reason=reason,
         streams=sorted(model.streams.names),
         databases=databases.totals(model.horizon),
+        content_keys=model.content_keys.totals(),
     )
 
 

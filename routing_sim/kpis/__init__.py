@@ -72,6 +72,7 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
         **entity_figures.result(),
         "cost": cost_kpis(cfg, summary, horizon),
         **database_kpis(summary),
+        **content_key_kpis(summary),
     }
 
 
@@ -88,3 +89,15 @@ def database_kpis(summary: SimulationSummary) -> dict[str, Any]:
             figures |= {"share_start": d.share_start, "share_end": d.share_end}
         out[d.name] = figures
     return {"databases": out}
+
+
+def content_key_kpis(summary: SimulationSummary) -> dict[str, Any]:
+    """Each content-key space: arrivals that drew a key, how many were first reports and repeats
+    (the repeat share), and the distinct items reported out of the items in the space."""
+    if not summary.content_keys:
+        return {}
+    return {"content_keys": {c.name: {
+        "arrivals": c.arrivals, "first": c.arrivals - c.repeats, "repeats": c.repeats,
+        "repeat_share": c.repeats / c.arrivals if c.arrivals else float("nan"),
+        "items_seen": c.items_seen, "items": c.items} for c in summary.content_keys}}
+

@@ -91,6 +91,8 @@ class Source(Strict):
     duplicates: CountDistribution | None = None
     batches: Batches | None = None
     counts: dict[Name, CountDistribution] = Field(default_factory=dict)
+    content_key: Name | None = Field(default=None, exclude_if=lambda key: key is None)
+    """The content-key space (``content_keys:``) its entities draw the item they concern from."""
 
     @model_validator(mode="after")
     def _profiles(self) -> Source:
@@ -334,6 +336,32 @@ class Database(Strict):
         return value
 
 
+class ContentKeySpace(Strict):
+    """Items in circulation that reports concern, shared by the sources that list it
+    (``content_key:``): a provider and a hotline can report the same item.
+
+    Each arrival (each incident: its reports share one key) concerns one of ``items`` items, drawn
+    uniformly and order-free. At arrival, ``attribute`` is set to ``repeat`` if the item was
+    already reported by an earlier arrival of any of these sources (earlier time; at one time, a
+    smaller entity id) and to ``first`` otherwise. With a ``window``, a report is a repeat only if
+    the first report of the item's current case is at most ``window`` old; a later report opens a
+    new case (it is ``first``).
+    """
+
+    description: str = ""
+    items: Annotated[int, Field(ge=1, le=10**9)]
+    attribute: Name
+    first: Value
+    repeat: Value
+    window: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _two_values(self) -> ContentKeySpace:
+        if self.first == self.repeat:
+            raise ValueError(f"first and repeat must be two different values (both {self.first!r})")
+        return self
+
+
 class Limits(Strict):
     """The most work a config may ask for before validation refuses it as a likely mistake (a rate of
     1e12/h, a horizon of a million years): raise them here to run such a config anyway."""
@@ -388,6 +416,7 @@ class ProcessConfig(Strict):
     tallies: dict[Name, Tally] = Field(default_factory=dict)
     databases: dict[Name, Database] = Field(default_factory=dict)
     splits: dict[Name, Split] = Field(default_factory=dict, exclude_if=lambda splits: not splits)
+    content_keys: dict[Name, ContentKeySpace] = Field(default_factory=dict, exclude_if=lambda spaces: not spaces)
     budget: Budget | None = None
     limits: Limits = Field(default_factory=Limits)
 
