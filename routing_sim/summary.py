@@ -44,6 +44,23 @@ class ContentKeyTotals:
 
 
 @dataclass
+class RetentionTotals:
+    """What a retention rule keeps stored (see :mod:`routing_sim.engine.series`): the peaks on the
+    time-series grid, and the exact figures at the horizon."""
+
+    name: str
+    stored_ever: int  # entities that matched the rule
+    peak_entities: int
+    peak_entities_at: float  # hours
+    peak_items: int
+    peak_items_at: float
+    peak_mb: float
+    end_entities: int
+    end_items: int
+    end_mb: float
+
+
+@dataclass
 class SimulationSummary:
     """What the engine knows at the end that the tables do not hold."""
 
@@ -60,3 +77,4 @@ class SimulationSummary:
     streams: list[str] = field(default_factory=list)  # the named random streams the rules drew from
     databases: list[DatabaseTotals] = field(default_factory=list)
     content_keys: list[ContentKeyTotals] = field(default_factory=list)
+    retention: list[RetentionTotals] = field(default_factory=list)

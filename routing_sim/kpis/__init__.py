@@ -73,6 +73,7 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
         "cost": cost_kpis(cfg, summary, horizon),
         **database_kpis(summary),
         **content_key_kpis(summary),
+        **retention_kpis(summary),
     }
 
 
@@ -101,3 +102,14 @@ def content_key_kpis(summary: SimulationSummary) -> dict[str, Any]:
         "repeat_share": c.repeats / c.arrivals if c.arrivals else float("nan"),
         "items_seen": c.items_seen, "items": c.items} for c in summary.content_keys}}
 
+
+def retention_kpis(summary: SimulationSummary) -> dict[str, Any]:
+    """Each retention rule: entities, items and megabytes stored at their peak (on the time-series
+    grid, or at the horizon) and at the horizon; the course over time is in the time series."""
+    if not summary.retention:
+        return {}
+    return {"retention": {r.name: {
+        "stored_ever": r.stored_ever,
+        "peak_entities": r.peak_entities, "peak_entities_at_h": r.peak_entities_at,
+        "peak_items": r.peak_items, "peak_items_at_h": r.peak_items_at, "peak_mb": r.peak_mb,
+        "end_entities": r.end_entities, "end_items": r.end_items, "end_mb": r.end_mb} for r in summary.retention}}

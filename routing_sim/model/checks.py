@@ -26,7 +26,7 @@ def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
     for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work, _databases,
-                  _content_keys, split_problems):
+                  _content_keys, _retention, split_problems):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
@@ -320,6 +320,20 @@ def _content_keys(cfg: ProcessConfig) -> Found:
                 yield ("kinds", kind_name, "attributes", space.attribute), (
                     f"set at arrival by content_keys.{name} (a content key of this kind's sources): "
                     "remove it from the kind")
+
+
+def _retention(cfg: ProcessConfig) -> Found:
+    for name, rule in cfg.retention.items():
+        path = ("retention", name)
+        if rule.kind not in cfg.kinds:
+            yield path + ("kind",), f"unknown kind {rule.kind!r}"
+            continue
+        yield from _condition(cfg, rule.when, path + ("when",), carried(cfg, rule.kind))
+        if rule.items is not None:
+            drawn = sorted({c for s in cfg.sources.values() if s.kind == rule.kind for c in s.counts})
+            if rule.items not in drawn:
+                yield path + ("items",), (f"no source of kind {rule.kind!r} draws the count {rule.items!r} "
+                                          f"(counts of its sources: {', '.join(drawn) or 'none'})")
 
 
 def _as_list(value: object) -> list:

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from routing_sim.model.common import (
     Condition,
+    Duration,
     Hours,
     Name,
     NonNegative,
@@ -362,6 +363,23 @@ class ContentKeySpace(Strict):
         return self
 
 
+class Retention(Strict):
+    """How long stored entities of ``kind`` (matching ``when``, on their final attributes) are kept:
+    ``keep`` after their end (``from: end``; an entity still open is stored) or after their arrival
+    (``from: arrival``, whether or not it has ended). Each carries ``items`` (a count it carries,
+    0 where its source draws none; one if not given) of ``size_per_item_mb`` megabytes."""
+
+    kind: Name
+    when: Condition | None = None
+    keep: Duration
+    start: Literal["end", "arrival"] = Field(default="end", alias="from")
+    items: Name | None = None
+    size_per_item_mb: NonNegative
+    description: str = ""
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
 class Limits(Strict):
     """The most work a config may ask for before validation refuses it as a likely mistake (a rate of
     1e12/h, a horizon of a million years): raise them here to run such a config anyway."""
@@ -417,6 +435,7 @@ class ProcessConfig(Strict):
     databases: dict[Name, Database] = Field(default_factory=dict)
     splits: dict[Name, Split] = Field(default_factory=dict, exclude_if=lambda splits: not splits)
     content_keys: dict[Name, ContentKeySpace] = Field(default_factory=dict, exclude_if=lambda spaces: not spaces)
+    retention: dict[Name, Retention] = Field(default_factory=dict, exclude_if=lambda rules: not rules)
     budget: Budget | None = None
     limits: Limits = Field(default_factory=Limits)
 
