@@ -33,6 +33,34 @@ class DatabaseTotals:
 
 
 @dataclass
+class ContentKeyTotals:
+    """A content-key space's figures over the run (see :mod:`routing_sim.engine.contentkeys`)."""
+
+    name: str
+    items: int  # in the key space
+    arrivals: int  # arrivals that drew a key
+    repeats: int  # of which concerned an item already reported (within the window, if any)
+    items_seen: int  # distinct items reported by the horizon
+
+
+@dataclass
+class RetentionTotals:
+    """What a retention rule keeps stored (see :mod:`routing_sim.engine.series`): the peaks on the
+    time-series grid, and the exact figures at the horizon."""
+
+    name: str
+    stored_ever: int  # entities that matched the rule
+    peak_entities: int
+    peak_entities_at: float  # hours
+    peak_items: int
+    peak_items_at: float
+    peak_mb: float
+    end_entities: int
+    end_items: int
+    end_mb: float
+
+
+@dataclass
 class SimulationSummary:
     """What the engine knows at the end that the tables do not hold."""
 
@@ -48,3 +76,5 @@ class SimulationSummary:
     engine_reason: str = ""
     streams: list[str] = field(default_factory=list)  # the named random streams the rules drew from
     databases: list[DatabaseTotals] = field(default_factory=list)
+    content_keys: list[ContentKeyTotals] = field(default_factory=list)
+    retention: list[RetentionTotals] = field(default_factory=list)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from routing_sim.calendars import change_points
 from routing_sim.codes import Codes
+from routing_sim.engine.contentkeys import ContentKeys
 from routing_sim.engine.databases import Databases
 from routing_sim.engine.plan import Plan, Planner, StageRules
 from routing_sim.engine.rules.decisions import Decision
@@ -56,6 +57,7 @@ class Model:
     horizon: float
     period: float
     databases: Databases
+    content_keys: ContentKeys
 
     def periods(self) -> Iterator[tuple[float, Plan | None]]:
         """The horizon a period at a time: each period's end, and the plan of the arrivals in it
@@ -69,8 +71,18 @@ class Model:
             k += 1
 
     def arrivals_until(self, until: float) -> Cohort | None:
-        """Every source's arrivals before ``until`` not generated yet, as one cohort."""
-        parts = [c for c in (stream.until(until) for stream in self.arrivals) if c is not None]
+        """Every source's arrivals before ``until`` not generated yet, as one cohort; those of the
+        sources with a content key marked first or repeat (in the order of arrival, across periods)."""
+        parts, keyed = [], []
+        for stream in self.arrivals:
+            cohort = stream.until(until)
+            if cohort is None:
+                continue
+            parts.append(cohort)
+            if stream.content_key is not None:
+                keyed.append((*stream.content_key, cohort))
+        if keyed:
+            self.content_keys.mark(keyed)
         return Cohort.concat(parts) if parts else None
 
 
@@ -94,11 +106,12 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
         for i, (name, s) in enumerate(cfg.stages.items())
     ]
     databases = Databases(cfg, codes)
-    arrivals = arrival_streams(cfg, codes, streams, horizon, databases.drives)
+    content_keys = ContentKeys(cfg, codes)
+    arrivals = arrival_streams(cfg, codes, streams, horizon, databases.drives, content_keys.of_source)
     expected = sum(float(stream.times.cumulative[-1]) for stream in arrivals)
     calendars = [change_points(p, cfg.time.start, horizon) for p in cfg.pools.values()]
     period = period_hours(expected, horizon)
     if len(databases):  # never plan further ahead than a database's additions are published
         period = min(period, 24.0 * math.floor(databases.shortest_delay() / 24.0))
     return Model(cfg, codes, streams, stages, stage_pool, Planner(stages, len(stages), databases), arrivals,
-                 calendars, horizon, period, databases)
+                 calendars, horizon, period, databases, content_keys)

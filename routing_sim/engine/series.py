@@ -13,9 +13,25 @@ finishing work in hand exceed it (overtime).
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
+
+
+def grid_index(times: np.ndarray, step: float, n: int, padded: np.ndarray) -> np.ndarray:
+    """Index of the first grid time >= each time (``n`` for NaN or beyond the grid).
+
+    The grid is uniform, so the index is ``ceil(t / step)``, corrected by one where
+    rounding put it next to the grid point that ``searchsorted`` would give.
+    """
+    raw = np.ceil(times / step)
+    np.nan_to_num(raw, copy=False, nan=n, posinf=n, neginf=0)
+    idx = np.clip(raw, 0, n).astype(np.int64)
+    # grid[k] is padded[k + 1]; -inf before, +inf after
+    idx -= (idx > 0) & (padded[idx] >= times)  # the grid point before is already >= t
+    idx += padded[idx + 1] < times  # the grid point found is still < t
+    return idx
 
 
 class SeriesAccumulator:
@@ -34,19 +50,7 @@ class SeriesAccumulator:
         self.busy = np.zeros(max(1, len(pool_names)) * self.width, dtype=np.int64)
 
     def _index(self, times: np.ndarray) -> np.ndarray:
-        """Index of the first grid time >= each time (``n`` for NaN or beyond the grid).
-
-        The grid is uniform, so the index is ``ceil(t / step)``, corrected by one where
-        rounding put it next to the grid point that ``searchsorted`` would give.
-        """
-        n = self.n
-        raw = np.ceil(times / self.step)
-        np.nan_to_num(raw, copy=False, nan=n, posinf=n, neginf=0)
-        idx = np.clip(raw, 0, n).astype(np.int64)
-        padded = self.padded  # grid[k] is padded[k + 1]; -inf before, +inf after
-        idx -= (idx > 0) & (padded[idx] >= times)  # the grid point before is already >= t
-        idx += padded[idx + 1] < times  # the grid point found is still < t
-        return idx
+        return grid_index(times, self.step, self.n, self.padded)
 
     def _add(self, target: np.ndarray, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         keep = lo < hi
@@ -84,10 +88,14 @@ class SeriesAccumulator:
         return pa.table(columns)
 
 
+class Observer(Protocol):
+    def add(self, batch: pa.RecordBatch) -> None: ...
+
+
 class ObservedSink:
     """Passes every batch to an accumulator, then on to the real sink."""
 
-    def __init__(self, sink, accumulator: SeriesAccumulator):
+    def __init__(self, sink, accumulator: Observer):
         self.sink = sink
         self.accumulator = accumulator
 

@@ -12,7 +12,8 @@ thread each. Two executors, one semantics:
 
 ``auto`` picks ``fast`` where it applies. Time series (entities inside and queued per stage,
 busy and on-duty staff per pool) are computed on a fixed grid from the visit rows as they are
-written (:mod:`routing_sim.engine.series`). At the horizon, open visits and entities are
+written (:mod:`routing_sim.engine.series`), and what ``retention:`` keeps stored from the entity
+rows (:mod:`routing_sim.engine.retention`). At the horizon, open visits and entities are
 written with their state, so censored work is counted, not dropped.
 """
 
@@ -30,6 +31,7 @@ import pyarrow as pa
 from routing_sim.engine.build import Model
 from routing_sim.engine.output import Output
 from routing_sim.engine.records import BackgroundSink, MemorySink, Sink
+from routing_sim.engine.retention import StoredAccumulator
 from routing_sim.engine.series import ObservedSink, SeriesAccumulator
 from routing_sim.engine.topology import fast_applies
 from routing_sim.errors import RunError
@@ -57,6 +59,9 @@ def timeseries_schema(model: Model) -> pa.Schema:
         fields.append((f"database.{name}", pa.int64()))
         if name in model.databases.drive_of:
             fields.append((f"share.{name}", pa.float64()))
+    for name in model.cfg.retention:
+        fields += [(f"stored.{name}", pa.int64()), (f"stored_items.{name}", pa.int64()),
+                   (f"stored_mb.{name}", pa.float64())]
     return pa.schema(fields)
 
 
@@ -88,8 +93,9 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
     name, reason = choose_engine(model, engine)
     accumulator = SeriesAccumulator(model.codes.stages, model.stage_pool, model.codes.pools, model.calendars,
                                     model.horizon, float(model.cfg.time.timeseries_step))
+    stored = StoredAccumulator(model.cfg, model.codes, model.horizon, float(model.cfg.time.timeseries_step))
     visits = BackgroundSink(ObservedSink(outputs.visits, accumulator))
-    entities = BackgroundSink(outputs.entities)
+    entities = BackgroundSink(ObservedSink(outputs.entities, stored) if len(stored) else outputs.entities)
     out = Output(model.codes, visits, entities)
     if name == "fast":
         from routing_sim.engine.fast import Fast  # numba is imported only when the fast executor runs
@@ -116,6 +122,8 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
             series = series.append_column(f"database.{db_name}", pa.array(db.size_at(t)))
             if db_name in databases.drive_of:
                 series = series.append_column(f"share.{db_name}", pa.array(databases.drive_of[db_name][1].share(t)))
+    for column, values in stored.columns().items():
+        series = series.append_column(column, pa.array(values))
     series = series.cast(timeseries_schema(model))
     for batch in series.to_batches():
         outputs.timeseries.write(batch)
@@ -137,6 +145,8 @@ def simulate(model: Model, outputs: Outputs | None = None, progress: Progress | 
         engine_reason=reason,
         streams=sorted(model.streams.names),
         databases=databases.totals(model.horizon),
+        content_keys=model.content_keys.totals(),
+        retention=stored.totals(),
     )
 
 

@@ -4,7 +4,8 @@ Each source has one arrival stream, and a second one for its bulk batches. The e
 stream number ``slot`` (from 1, in config order) get the ids ``slot * 2**40 + n`` for
 n = 0, 1, ... in arrival order, so an id depends on nothing but its own stream. Duplicates of one
 incident share one attribute draw (the incident's first id) and that id as their group; a bulk
-batch brings independent entities at one time.
+batch brings independent entities at one time. A source that lists a content-key space draws the
+item each incident concerns (:mod:`routing_sim.engine.contentkeys`) from a stream of its own.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class ArrivalStream:
 
     def __init__(self, slot: int, source: int, name: str, kind: int, entry: int, times: ArrivalTimes,
                  attributes: AttributeDraws, size: tuple[Sampler, int] | None, same_incident: bool,
-                 counts: list[tuple[Sampler, int] | None]):
+                 counts: list[tuple[Sampler, int] | None], content_key: tuple[int, int] | None = None):
         self.slot = slot
         self.source = source
         self.name = name
@@ -63,6 +64,7 @@ class ArrivalStream:
         self.size = size
         self.same_incident = same_incident
         self.counts = counts
+        self.content_key = content_key  # (key space, stream key): its arrivals draw the item they concern
         self.arrivals = 0  # arrival events so far (incidents or batches)
         self.arrived = 0  # entities so far
 
@@ -104,10 +106,14 @@ class ArrivalStream:
                       np.full(n, -1, dtype=np.int64), group, t, np.full(n, self.entry, dtype=np.int64), attrs, counts)
 
 
-def arrival_streams(cfg, codes, streams: Streams, horizon: float, drives: dict | None = None) -> list[ArrivalStream]:
+def arrival_streams(cfg, codes, streams: Streams, horizon: float, drives: dict | None = None,
+                    key_spaces: dict[str, int] | None = None) -> list[ArrivalStream]:
     """Every arrival stream of a config, in config order (a source's batches after it); ``drives``
-    (source -> attribute -> a database's drive) makes an attribute's share follow a database."""
+    (source -> attribute -> a database's drive) makes an attribute's share follow a database;
+    ``key_spaces`` (source -> the index of the content-key space it lists) gives those sources'
+    streams a draw of the item each arrival concerns."""
     drives = drives or {}
+    key_spaces = key_spaces or {}
     out: list[ArrivalStream] = []
     for i, (name, src) in enumerate(cfg.sources.items()):
         kind = codes.kinds.index(src.kind)
@@ -120,10 +126,15 @@ def arrival_streams(cfg, codes, streams: Streams, horizon: float, drives: dict |
 
         times = ArrivalTimes(hourly_intensity(cfg, name, horizon), streams.key(f"arrivals.{name}"))
         size = (count_sampler(src.duplicates), streams.key(f"duplicates.{name}")) if src.duplicates else None
+        space = key_spaces.get(name, -1)
+
+        def keyed(stream: str, space: int = space) -> tuple[int, int] | None:
+            return (space, streams.key(stream)) if space >= 0 else None
+
         out.append(ArrivalStream(len(out) + 1, i, name, kind, entry, times,
                                  AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}",
                                                 drives.get(name)),
-                                 size, True, counts(name)))
+                                 size, True, counts(name), keyed(f"content_key.{name}")))
         if src.batches is not None:
             rate = parse_rate(src.batches.rate)
             batch_times = ArrivalTimes(np.full(max(1, int(np.ceil(horizon))), rate), streams.key(f"batches.{name}"))
@@ -132,5 +143,5 @@ def arrival_streams(cfg, codes, streams: Streams, horizon: float, drives: dict |
                 AttributeDraws(codes, attributes, src.attributes, streams, f"attributes.{name}.batches",
                                drives.get(name)),
                 (count_sampler(src.batches.size), streams.key(f"batches.{name}.size")), False,
-                counts(f"{name}.batches")))
+                counts(f"{name}.batches"), keyed(f"content_key.{name}.batches")))
     return out

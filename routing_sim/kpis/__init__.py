@@ -72,6 +72,8 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
         **entity_figures.result(),
         "cost": cost_kpis(cfg, summary, horizon),
         **database_kpis(summary),
+        **content_key_kpis(summary),
+        **retention_kpis(summary),
     }
 
 
@@ -88,3 +90,26 @@ def database_kpis(summary: SimulationSummary) -> dict[str, Any]:
             figures |= {"share_start": d.share_start, "share_end": d.share_end}
         out[d.name] = figures
     return {"databases": out}
+
+
+def content_key_kpis(summary: SimulationSummary) -> dict[str, Any]:
+    """Each content-key space: arrivals that drew a key, how many were first reports and repeats
+    (the repeat share), and the distinct items reported out of the items in the space."""
+    if not summary.content_keys:
+        return {}
+    return {"content_keys": {c.name: {
+        "arrivals": c.arrivals, "first": c.arrivals - c.repeats, "repeats": c.repeats,
+        "repeat_share": c.repeats / c.arrivals if c.arrivals else float("nan"),
+        "items_seen": c.items_seen, "items": c.items} for c in summary.content_keys}}
+
+
+def retention_kpis(summary: SimulationSummary) -> dict[str, Any]:
+    """Each retention rule: entities, items and megabytes stored at their peak (on the time-series
+    grid, or at the horizon) and at the horizon; the course over time is in the time series."""
+    if not summary.retention:
+        return {}
+    return {"retention": {r.name: {
+        "stored_ever": r.stored_ever,
+        "peak_entities": r.peak_entities, "peak_entities_at_h": r.peak_entities_at,
+        "peak_items": r.peak_items, "peak_items_at_h": r.peak_items_at, "peak_mb": r.peak_mb,
+        "end_entities": r.end_entities, "end_items": r.end_items, "end_mb": r.end_mb} for r in summary.retention}}

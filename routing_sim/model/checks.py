@@ -26,7 +26,7 @@ def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     """Return every cross-field problem of ``cfg`` (empty when it is consistent)."""
     problems: list[tuple[tuple, str]] = []
     for check in (_names, _kinds, _sources, _windows, _stages, _unused_pools, _measures, _work, _databases,
-                  split_problems):
+                  _content_keys, _retention, split_problems):
         problems.extend(check(cfg))
     if not problems:  # reachability only makes sense once every name resolves
         problems.extend(_reachability(cfg))
@@ -34,6 +34,22 @@ def check_process(cfg: ProcessConfig) -> list[tuple[tuple, str]]:
     if not problems:  # which values reach a split pool's stages: once every name resolves
         problems.extend(split_entry_problems(cfg))
     return problems
+
+
+def keyed_attributes(cfg: ProcessConfig, kind: str) -> dict[str, str]:
+    """The attributes a content key sets at arrival on entities of ``kind`` (attribute -> key space):
+    those of the key spaces its sources list."""
+    out: dict[str, str] = {}
+    for source in cfg.sources.values():
+        space = cfg.content_keys.get(source.content_key or "")
+        if source.kind == kind and space is not None:
+            out.setdefault(space.attribute, source.content_key or "")
+    return out
+
+
+def carried(cfg: ProcessConfig, kind: str) -> set[str]:
+    """The attributes entities of ``kind`` carry: the kind's own, and those a content key sets."""
+    return set(cfg.kinds[kind].attributes) | set(keyed_attributes(cfg, kind))
 
 
 def _values(cfg: ProcessConfig, attribute: str, path: tuple) -> Found:
@@ -95,9 +111,17 @@ def _sources(cfg: ProcessConfig) -> Found:
         if source.to not in cfg.stages:
             yield path + ("to",), f"unknown stage {source.to!r}"
         kind = cfg.kinds[source.kind]
+        space = cfg.content_keys.get(source.content_key or "")
+        if source.content_key is not None and space is None:
+            yield path + ("content_key",), (f"unknown content key space {source.content_key!r} "
+                                            f"(content_keys: {', '.join(cfg.content_keys) or 'none'})")
+        keyed = keyed_attributes(cfg, source.kind)
         for attribute, override in source.attributes.items():
             apath = path + ("attributes", attribute)
-            if attribute not in kind.attributes:
+            if attribute in keyed:
+                yield apath, (f"set at arrival by content_keys.{keyed[attribute]} (a content key of this kind's "
+                              "sources): a source cannot fix or draw it")
+            elif attribute not in kind.attributes:
                 yield apath, f"kind {source.kind!r} has no attribute {attribute!r}"
             elif isinstance(override, str):
                 if override not in cfg.attributes.get(attribute, []):
@@ -228,12 +252,12 @@ def _measures(cfg: ProcessConfig) -> Found:
             if item.kind not in cfg.kinds:
                 yield path + ("kind",), f"unknown kind {item.kind!r}"
                 continue
-            carried = set(cfg.kinds[item.kind].attributes)
-            yield from _condition(cfg, item.when, path + ("when",), carried)
+            has = carried(cfg, item.kind)
+            yield from _condition(cfg, item.when, path + ("when",), has)
             for field in ("start", "end", "by"):
                 for value in _as_list(getattr(item, field, None)):
                     stage = value.split(".")[0]
-                    if field == "by" and value not in carried:
+                    if field == "by" and value not in has:
                         yield path + ("by",), f"kind {item.kind!r} has no attribute {value!r}"
                     elif field != "by" and value != "arrival" and stage not in cfg.stages and stage not in groups:
                         alias = {"start": "from", "end": "to"}[field]
@@ -276,6 +300,42 @@ def _databases(cfg: ProcessConfig) -> Found:
                 yield spath, f"source {source_name!r} gives {drive.attribute!r} = {drive.value!r} always: nothing to drive"
 
 
+def _content_keys(cfg: ProcessConfig) -> Found:
+    used = {source.content_key for source in cfg.sources.values()}
+    for name, space in cfg.content_keys.items():
+        path = ("content_keys", name)
+        if name not in used:
+            yield path, f"content key space {name!r} is listed by no source (give a source 'content_key: {name}')"
+        if space.attribute not in cfg.attributes:
+            yield path + ("attribute",), f"unknown attribute {space.attribute!r} (declare it under 'attributes')"
+            continue
+        values = cfg.attributes[space.attribute]
+        for field in ("first", "repeat"):
+            if getattr(space, field) not in values:
+                yield path + (field,), (f"{getattr(space, field)!r} is not a value of {space.attribute!r} "
+                                        f"({', '.join(values)})")
+        for kind_name in sorted({s.kind for s in cfg.sources.values() if s.content_key == name}):
+            kind = cfg.kinds.get(kind_name)
+            if kind is not None and space.attribute in kind.attributes:
+                yield ("kinds", kind_name, "attributes", space.attribute), (
+                    f"set at arrival by content_keys.{name} (a content key of this kind's sources): "
+                    "remove it from the kind")
+
+
+def _retention(cfg: ProcessConfig) -> Found:
+    for name, rule in cfg.retention.items():
+        path = ("retention", name)
+        if rule.kind not in cfg.kinds:
+            yield path + ("kind",), f"unknown kind {rule.kind!r}"
+            continue
+        yield from _condition(cfg, rule.when, path + ("when",), carried(cfg, rule.kind))
+        if rule.items is not None:
+            drawn = sorted({c for s in cfg.sources.values() if s.kind == rule.kind for c in s.counts})
+            if rule.items not in drawn:
+                yield path + ("items",), (f"no source of kind {rule.kind!r} draws the count {rule.items!r} "
+                                          f"(counts of its sources: {', '.join(drawn) or 'none'})")
+
+
 def _as_list(value: object) -> list:
     if value is None:
         return []
@@ -309,13 +369,13 @@ def _reachability(cfg: ProcessConfig) -> Found:
         if name not in reached:
             yield ("stages", name), "unreachable: no source, route or spawn leads here"
     for kind, name in sorted(seen):
-        carried = set(cfg.kinds[kind].attributes)
+        has = carried(cfg, kind)
         for sub, attribute in _stage_attributes(cfg.stages[name]):
-            if attribute not in carried:
+            if attribute not in has:
                 yield ("stages", name) + sub, f"kind {kind!r} reaches this stage but has no attribute {attribute!r}"
         for i, spawn in enumerate(cfg.stages[name].spawn):
             for attribute, draw in cfg.kinds[spawn.kind].attributes.items():
-                if draw.inherit and attribute not in carried:
+                if draw.inherit and attribute not in has:
                     yield ("stages", name, "spawn", i, "kind"), (
                         f"{spawn.kind!r} inherits {attribute!r}, which {kind!r} does not carry"
                     )

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from routing_sim.model.common import (
     Condition,
+    Duration,
     Hours,
     Name,
     NonNegative,
@@ -91,6 +92,8 @@ class Source(Strict):
     duplicates: CountDistribution | None = None
     batches: Batches | None = None
     counts: dict[Name, CountDistribution] = Field(default_factory=dict)
+    content_key: Name | None = Field(default=None, exclude_if=lambda key: key is None)
+    """The content-key space (``content_keys:``) its entities draw the item they concern from."""
 
     @model_validator(mode="after")
     def _profiles(self) -> Source:
@@ -334,6 +337,49 @@ class Database(Strict):
         return value
 
 
+class ContentKeySpace(Strict):
+    """Items in circulation that reports concern, shared by the sources that list it
+    (``content_key:``): a provider and a hotline can report the same item.
+
+    Each arrival (each incident: its reports share one key) concerns one of ``items`` items, drawn
+    uniformly and order-free. At arrival, ``attribute`` is set to ``repeat`` if the item was
+    already reported by an earlier arrival of any of these sources (earlier time; at one time, a
+    smaller entity id) and to ``first`` otherwise. With a ``window``, a report is a repeat only if
+    the first report of the item's current case is at most ``window`` old; a later report opens a
+    new case (it is ``first``).
+    """
+
+    description: str = ""
+    items: Annotated[int, Field(ge=1, le=10**9)]
+    attribute: Name
+    first: Value
+    repeat: Value
+    window: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _two_values(self) -> ContentKeySpace:
+        if self.first == self.repeat:
+            raise ValueError(f"first and repeat must be two different values (both {self.first!r})")
+        return self
+
+
+class Retention(Strict):
+    """How long stored entities of ``kind`` (matching ``when``, on their final attributes) are kept:
+    ``keep`` after their end (``from: end``; an entity still open is stored) or after their arrival
+    (``from: arrival``, whether or not it has ended). Each carries ``items`` (a count it carries,
+    0 where its source draws none; one if not given) of ``size_per_item_mb`` megabytes."""
+
+    kind: Name
+    when: Condition | None = None
+    keep: Duration
+    start: Literal["end", "arrival"] = Field(default="end", alias="from")
+    items: Name | None = None
+    size_per_item_mb: NonNegative
+    description: str = ""
+
+    model_config = Strict.model_config | {"populate_by_name": True}
+
+
 class Limits(Strict):
     """The most work a config may ask for before validation refuses it as a likely mistake (a rate of
     1e12/h, a horizon of a million years): raise them here to run such a config anyway."""
@@ -388,6 +434,8 @@ class ProcessConfig(Strict):
     tallies: dict[Name, Tally] = Field(default_factory=dict)
     databases: dict[Name, Database] = Field(default_factory=dict)
     splits: dict[Name, Split] = Field(default_factory=dict, exclude_if=lambda splits: not splits)
+    content_keys: dict[Name, ContentKeySpace] = Field(default_factory=dict, exclude_if=lambda spaces: not spaces)
+    retention: dict[Name, Retention] = Field(default_factory=dict, exclude_if=lambda rules: not rules)
     budget: Budget | None = None
     limits: Limits = Field(default_factory=Limits)
 
