@@ -85,9 +85,15 @@ def load_experiment(path: str | Path, seed: int | None = None) -> Experiment:
     base_file = (path.parent / spec.base).resolve()
     if not base_file.is_file():
         raise ConfigError([where.problem(("base",), f"no such config file: {spec.base}")])
-    base_data, base_origins = load_data(base_file)
+    loaded = {None: load_data(base_file)}
+    for variant, other in spec.bases.items():
+        other_file = (path.parent / other).resolve()
+        if not other_file.is_file():
+            raise ConfigError([where.problem(("bases", variant), f"no such config file: {other}")])
+        loaded[variant] = load_data(other_file)
     root_seed = spec.seed if seed is None else seed
-    variants = [_variant(name, steps, base_data, base_origins, where, root_seed) for name, steps in _plan(spec)]
+    variants = [_variant(name, steps, *loaded[named if named in loaded else None], where, root_seed)
+                for name, named, steps in _plan(spec)]
     names = [v.name for v in variants]
     baseline = spec.baseline or names[0]
     if baseline not in names:
@@ -105,12 +111,13 @@ def load_experiment(path: str | Path, seed: int | None = None) -> Experiment:
 Step = tuple[tuple, str, Any]  # (location in the experiment file, dotted path, value)
 
 
-def _plan(spec: ExperimentSpec) -> list[tuple[str, list[Step]]]:
-    """Variant names with their override steps: common, then the variant's, then a sweep point."""
+def _plan(spec: ExperimentSpec) -> list[tuple[str, str, list[Step]]]:
+    """Variant names, the named variant each comes from, and their override steps: common, then the
+    variant's, then a sweep point."""
     common = [(("overrides", p), p, v) for p, v in spec.overrides.items()]
     named = [(name, [(("variants", name, p), p, v) for p, v in ov.items()]) for name, ov in spec.variants.items()]
     if not spec.sweep:
-        return [(name, common + steps) for name, steps in (named or [("base", [])])]
+        return [(name, name, common + steps) for name, steps in (named or [("base", [])])]
     lasts = [p.rsplit(".", 1)[-1] for p in spec.sweep]
     labels = [last if lasts.count(last) == 1 else p for p, last in zip(spec.sweep, lasts, strict=True)]
     axes = [[(("sweep", p, i), p, v) for i, v in enumerate(values)] for p, values in spec.sweep.items()]
@@ -118,7 +125,7 @@ def _plan(spec: ExperimentSpec) -> list[tuple[str, list[Step]]]:
     for name, steps in named or [("", [])]:
         for point in itertools.product(*axes):
             label = " ".join(f"{lab}={step[2]}" for lab, step in zip(labels, point, strict=True))
-            out.append((f"{name} {label}".strip(), common + steps + list(point)))
+            out.append((f"{name} {label}".strip(), name, common + steps + list(point)))
     return out
 
 

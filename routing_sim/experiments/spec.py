@@ -75,6 +75,9 @@ class ExperimentSpec(Strict):
     description: str = ""
     question: str = ""  # what the experiment answers (the report opens with it, not with the base config's)
     base: str = Field(min_length=1)
+    bases: dict[VariantName, str] = Field(default_factory=dict)
+    """Variants that start from another config than ``base`` (e.g. today's route beside the options);
+    the overrides apply to them as to the others, and KPIs of the same name are compared."""
     seed: int = Field(ge=0)
     level: float = Field(0.95, gt=0.5, lt=1)
     overrides: dict[DottedPath, Any] = Field(default_factory=dict)
@@ -90,6 +93,9 @@ class ExperimentSpec(Strict):
         for path, values in self.sweep.items():
             if not values:
                 raise ValueError(f"sweep {path}: give at least one value")
+        for name in self.bases:
+            if name not in self.variants:
+                raise ValueError(f"bases: no variant named {name!r} (variants: {', '.join(self.variants) or 'none'})")
         return self
 
 
