@@ -188,10 +188,11 @@ class Planner:
                     hit, child_ids, delays, child_attrs = spawn.of(a, i, np.full(r.size, k))
                     if hit.size:
                         m = hit.size
+                        # a child's origin is its parent's: known now, though its creation time is not
                         children.append(Cohort(child_ids, np.full(m, spawn.kind, dtype=np.int64),
                                                np.full(m, -1, dtype=np.int64), i[hit], child_ids, np.full(m, np.nan),
-                                               np.full(m, spawn.entry, dtype=np.int64), child_attrs,
-                                               np.zeros((m, batch.counts.shape[1]), dtype=np.int64)))
+                                               batch.origin[r[hit]], np.full(m, spawn.entry, dtype=np.int64),
+                                               child_attrs, np.zeros((m, batch.counts.shape[1]), dtype=np.int64)))
                         child_parent.append(here[hit])
                         child_delay.append(delays)
                 nxt = rules.routes.of(a, i, k)

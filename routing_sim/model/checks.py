@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
-from routing_sim.model.process import Draw, ProcessConfig, Stage
+from routing_sim.model.process import ENTITY_POINTS, Draw, ProcessConfig, Stage
 from routing_sim.model.splits import split_entry_problems, split_problems, stage_groups
 from routing_sim.model.volumes import CountDistribution
 from routing_sim.units import parse_rate
@@ -259,7 +259,8 @@ def _measures(cfg: ProcessConfig) -> Found:
                     stage = value.split(".")[0]
                     if field == "by" and value not in has:
                         yield path + ("by",), f"kind {item.kind!r} has no attribute {value!r}"
-                    elif field != "by" and value != "arrival" and stage not in cfg.stages and stage not in groups:
+                    elif field != "by" and value not in ENTITY_POINTS and stage not in cfg.stages \
+                            and stage not in groups:
                         alias = {"start": "from", "end": "to"}[field]
                         yield path + (alias,), f"unknown stage {stage!r}"
 

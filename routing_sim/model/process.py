@@ -260,11 +260,27 @@ class Stage(Strict):
         return self
 
 
-Point = Annotated[str, Field(pattern=r"^(arrival|[a-z][a-z0-9_]*\.(enter|start|end))$")]
+POINT_PATTERN = r"^(arrival|origin|[a-z][a-z0-9_]*\.(enter|start|end))$"
+Point = Annotated[str, Field(pattern=POINT_PATTERN)]
+
+ENTITY_POINTS = {"arrival": "created", "origin": "origin"}
+"""Points that are a column of the entity row itself rather than a visit's time: ``arrival``, when
+the entity was created (arrived from its source, or was spawned), and ``origin``, when its first
+ancestor arrived from a source (an entity that arrived from a source is its own first ancestor)."""
+
+
+def point_column(point: str) -> str:
+    """The entity-table column that holds the time ``point`` was first reached: ``created`` or
+    ``origin`` for the entity's own points, ``mark.<stage>.<enter|start|end>`` for a visit's."""
+    return ENTITY_POINTS.get(point, f"mark.{point}")
 
 
 class Deadline(Strict):
-    """A target time between two points of an entity's path (e.g. receipt to forwarding)."""
+    """A target time between two points of an entity's path (e.g. receipt to forwarding).
+
+    A point is ``arrival`` (the entity's creation), ``origin`` (the arrival of its first ancestor:
+    a takedown notice spawned by a report measured from when the report arrived) or
+    ``stage.enter|start|end`` (the first time the entity reached it)."""
 
     kind: Name
     start: Point = Field(alias="from")
