@@ -238,6 +238,28 @@ def test_per_item_time_adds_the_same_time_for_each_counted_item(base_config, wri
         assert np.array_equal(reference.visits.column(name).to_numpy(), v.column(name).to_numpy(), equal_nan=True)
 
 
+def test_per_item_time_adds_to_a_service_by_attribute(base_config):
+    """Per-item time adds to the draw of the entity's own case of a service by attribute (the
+    per-item time used to read the counts through the last case's mask, and failed)."""
+    from routing_sim.api import simulate_config
+    from routing_sim.loader import validate_data
+
+    base_config["sources"]["inbox"]["counts"] = {"files": {"dist": "poisson", "mean": 2.0}}
+    base_config["stages"]["handover"]["service"] = {"by": "urgency", "cases": {"high": {"dist": "fixed", "value": "1h"}},
+                                                    "default": {"dist": "fixed", "value": "2h"}}
+    base_config["stages"]["handover"]["per_item"] = {"files": "10min"}
+    result = simulate_config(validate_data(base_config), engine="simpy")
+    e = {name: result.entities.column(name).to_numpy() for name in result.entities.column_names}
+    row = {int(i): j for j, i in enumerate(e["entity"].tolist())}
+    v = {name: result.visits.column(name).to_numpy() for name in result.visits.column_names}
+    done = (v["stage"] == result.codes.stages.index("handover")) & ~np.isnan(v["end"])
+    rows = np.array([row[int(i)] for i in v["entity"][done].tolist()])
+    high = e["attr.urgency"][rows] == result.codes.value("urgency", "high")
+    expected = np.where(high, 1.0, 2.0) + e["count.files"][rows] * (10 / 60)
+    np.testing.assert_allclose((v["end"] - v["start"])[done], expected, rtol=1e-12)
+    assert high.sum() > 5 and (~high).sum() > 5
+
+
 def test_per_item_names_a_count_some_source_draws(base_config, write_yaml):
     from routing_sim.errors import ConfigError
     from routing_sim.loader import load_config

@@ -50,8 +50,8 @@ class Durations:
             sampler = self.samplers.get(code)
             if sampler is None:
                 raise RunError(f"stage {self.stage!r}: the service-time attribute is not set and there is no default")
-            rows = codes == code
-            out[rows] = sampler(self.key, ids[rows], counter[rows])
+            these = codes == code  # (``rows`` still names the entities' rows of ``counts``)
+            out[these] = sampler(self.key, ids[these], counter[these])
         return self._plus_items(out, counts, rows)
 
     def _plus_items(self, hours: np.ndarray, counts: np.ndarray, rows: np.ndarray) -> np.ndarray:
