@@ -53,6 +53,8 @@ CASES = [
     ("infinite number", "pools.clerks.cost_per_fte_year", float("inf"), "pools.clerks.cost_per_fte_year", "finite"),
     ("unknown deadline point", "deadlines.handover_within_4h.to", "handoff.end", "deadlines.handover_within_4h.to",
      "unknown stage 'handoff'"),
+    ("longest_of names no count", "stages.handover.longest_of", "copies", "stages.handover.longest_of",
+     "unknown count 'copies' (counts: none)"),
     ("deadline point that is not one", "deadlines.handover_within_4h.from", "received",
      "deadlines.handover_within_4h.from", "not a point (got 'received'; use arrival, origin or <stage>.enter"),
 ]

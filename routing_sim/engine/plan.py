@@ -25,13 +25,11 @@ from routing_sim.engine.rules.attributes import ATTR_DTYPE
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations
 from routing_sim.engine.rules.priorities import Priorities
+from routing_sim.engine.rules.randomness import MAX_VISITS
 from routing_sim.engine.rules.routes import Routes
 from routing_sim.engine.rules.spawns import SpawnRule
 from routing_sim.engine.sources import Cohort
 from routing_sim.errors import RunError
-
-MAX_VISITS = 100_000
-"""Visits one entity may plan; beyond, a routing loop is taken to never end."""
 
 
 @dataclass

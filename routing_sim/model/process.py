@@ -237,12 +237,22 @@ class Spawn(Strict):
     after: Distribution
 
 
+LONGEST_OF_MAX = 100_000
+"""The most draws ``longest_of`` takes in one visit: every count it names must stay at or below it
+(checked against the largest value each source's count distribution can give). The k-th draw of a
+visit has counters of its own (see :func:`routing_sim.engine.rules.randomness.draw_counter`)."""
+
+
 class Stage(Strict):
     """A step of the process: served by a pool, or a delay with no capacity limit."""
 
     description: str = ""
     pool: Name | None = None
     service: ServiceTime
+    longest_of: Name | None = Field(
+        default=None, description="A count the entity carries, e.g. copies: the visit takes the longest of that "
+        "many independent draws of service (a request done when the last of its copies is removed). An entity "
+        f"with none of them takes no time here (duration 0). At most {LONGEST_OF_MAX:,} draws per visit.")
     per_item: dict[Name, PositiveDuration] = Field(
         default_factory=dict, description="Time added to each visit per counted item the entity carries, e.g. "
         "{files: 2min}: a report with 4 files takes 8 min more (the counts its source draws).")
