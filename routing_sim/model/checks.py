@@ -256,6 +256,7 @@ def _measures(cfg: ProcessConfig) -> Found:
                 continue
             has = carried(cfg, item.kind)
             yield from _condition(cfg, item.when, path + ("when",), has)
+            yield from _condition(cfg, getattr(item, "of", None), path + ("of",), has)
             for field in ("start", "end", "by"):
                 for value in _as_list(getattr(item, field, None)):
                     stage = value.split(".")[0]

@@ -306,10 +306,16 @@ class Deadline(Strict):
 
 
 class Tally(Strict):
-    """Count entities of a kind whose final attributes match ``when``."""
+    """Count entities of a kind whose final attributes match ``when``.
+
+    With ``of`` (a condition; ``{}``: every entity of the kind) it is a share: of the entities of
+    the kind matching ``of`` (the denominator), how many also match ``when`` (the count), with a
+    95 % Wilson score interval, e.g. audits that found an error among the audits decided. An
+    attribute not set by the horizon (work in progress) matches neither."""
 
     kind: Name
     when: Condition
+    of: Condition | None = None
     description: str = ""
 
 
