@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from routing_sim.model.process import ProcessConfig
+from routing_sim.model.process import ENTITY_POINTS, ProcessConfig
 
 
 @dataclass
@@ -30,10 +30,10 @@ class Codes:
 
     @classmethod
     def of(cls, cfg: ProcessConfig) -> Codes:
-        points = [p for d in cfg.deadlines.values() for p in (d.start, d.end) if p != "arrival"]
+        points = [p for d in cfg.deadlines.values() for p in (d.start, d.end) if p not in ENTITY_POINTS]
         marks = list(dict.fromkeys(points))
         by_kind = {kind: sorted({marks.index(p) for d in cfg.deadlines.values() if d.kind == kind
-                                 for p in (d.start, d.end) if p != "arrival"}) for kind in cfg.kinds}
+                                 for p in (d.start, d.end) if p not in ENTITY_POINTS}) for kind in cfg.kinds}
         return cls(
             attributes=list(cfg.attributes),
             values={k: list(v) for k, v in cfg.attributes.items()},

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 from routing_sim.errors import ConfigError, Problem
 from routing_sim.layering import Origins, read_layered
 from routing_sim.model.checks import check_process
-from routing_sim.model.process import ProcessConfig
+from routing_sim.model.process import POINT_PATTERN, ProcessConfig
 from routing_sim.model.splits import expand_splits
 from routing_sim.yamlio import Lines
 
@@ -152,6 +152,8 @@ def _reason(err: ErrorDetails) -> str:
     if kind == "union_tag_not_found":
         field = str(ctx.get("discriminator", "")).strip("'")
         return f"missing {field!r}: it says which kind of entry this is"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == POINT_PATTERN:
+        return f"not a point (got {_got(value)}; use arrival, origin or <stage>.enter|start|end)"
     if kind == "string_pattern_mismatch":
         return f"not a valid name or value (got {_got(value)}; use letters, digits and _ )"
     if kind in ("too_short", "too_long"):

@@ -1,4 +1,5 @@
-"""Small statistics used across replications: Student t quantiles and t-intervals.
+"""Small statistics used across replications: Student t quantiles and t-intervals; Wilson score
+intervals of a share counted in one run.
 
 Written here to avoid a SciPy dependency for one function; checked against
 published t tables in the tests.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -84,3 +86,22 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
     half = t_quantile(0.5 + level / 2, n - 1) * math.sqrt(var / n)
     return mean, mean - half, mean + half
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """The share ``successes / n`` and its Wilson score interval ``(share, low, high)`` (Wilson 1927;
+    Newcombe 1998, method 3): the proportions p whose score test ``|share - p| <= z sqrt(p (1 - p) / n)``
+    does not reject, z the normal quantile of ``0.5 + level / 2``. Inside [0, 1] and not degenerate
+    at 0 or n successes, unlike the Wald interval. NaN for n = 0."""
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie between 0 and n = {n} (got {successes})")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    share = successes / n
+    z2n = z * z / n
+    centre = (share + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(share * (1 - share) / n + z2n / (4 * n)) / (1 + z2n)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return share, low, high

@@ -23,8 +23,20 @@ from routing_sim.engine.build import Codes
 from routing_sim.kpis.money import cost_kpis, pool_kpis
 from routing_sim.kpis.points import point_times
 from routing_sim.kpis.tallies import select as _select  # unchanged by the streaming
-from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.model.process import Deadline, ProcessConfig, Tally
+from routing_sim.stats import wilson_interval
 from routing_sim.summary import SimulationSummary
+
+
+def _tally(codes: Codes, ents: dict[str, np.ndarray], t: Tally) -> Any:
+    """A count, or with ``of`` a share of the ``of`` entities with its Wilson interval."""
+    when = _select(codes, ents, t.kind, t.when)
+    if t.of is None:
+        return int(when.sum())
+    of = _select(codes, ents, t.kind, t.of)
+    count, n = int((when & of).sum()), int(of.sum())
+    share, low, high = wilson_interval(count, n)
+    return {"count": count, "denominator": n, "share": share, "share_low": low, "share_high": high}
 
 
 def describe(values: np.ndarray) -> dict[str, float | int]:
@@ -74,7 +86,7 @@ def kpis_from_arrays(
         "stages": stage_kpis(codes, v, horizon, timeseries),
         "pools": pool_kpis(cfg, summary),
         "deadlines": deadlines_kpis(cfg, codes, v, ents, horizon),
-        "tallies": {name: int(_select(codes, ents, t.kind, t.when).sum()) for name, t in cfg.tallies.items()},
+        "tallies": {name: _tally(codes, ents, t) for name, t in cfg.tallies.items()},
         "conservation": conservation(cfg, codes, summary, ents),
         "volumes": volume_kpis(codes, ents),
         "cost": cost_kpis(cfg, summary, horizon),

@@ -53,6 +53,16 @@ CASES = [
     ("infinite number", "pools.clerks.cost_per_fte_year", float("inf"), "pools.clerks.cost_per_fte_year", "finite"),
     ("unknown deadline point", "deadlines.handover_within_4h.to", "handoff.end", "deadlines.handover_within_4h.to",
      "unknown stage 'handoff'"),
+    ("longest_of names no count", "stages.handover.longest_of", "copies", "stages.handover.longest_of",
+     "unknown count 'copies' (counts: none)"),
+    ("tally of with an unknown value", "tallies", {"accept_rate": {"kind": "case", "when": {"verdict": "accept"},
+                                                   "of": {"verdict": ["accept", "rejected"]}}},
+     "tallies.accept_rate.of.verdict", "'rejected' is not a value of 'verdict'"),
+    ("tally of an attribute the kind lacks", "tallies", {"accept_rate": {"kind": "case", "when": {"verdict": "accept"},
+                                                         "of": {"region": "north"}}},
+     "tallies.accept_rate.of.region", "unknown attribute 'region'"),
+    ("deadline point that is not one", "deadlines.handover_within_4h.from", "received",
+     "deadlines.handover_within_4h.from", "not a point (got 'received'; use arrival, origin or <stage>.enter"),
 ]
 
 

@@ -238,6 +238,28 @@ def test_per_item_time_adds_the_same_time_for_each_counted_item(base_config, wri
         assert np.array_equal(reference.visits.column(name).to_numpy(), v.column(name).to_numpy(), equal_nan=True)
 
 
+def test_per_item_time_adds_to_a_service_by_attribute(base_config):
+    """Per-item time adds to the draw of the entity's own case of a service by attribute (the
+    per-item time used to read the counts through the last case's mask, and failed)."""
+    from routing_sim.api import simulate_config
+    from routing_sim.loader import validate_data
+
+    base_config["sources"]["inbox"]["counts"] = {"files": {"dist": "poisson", "mean": 2.0}}
+    base_config["stages"]["handover"]["service"] = {"by": "urgency", "cases": {"high": {"dist": "fixed", "value": "1h"}},
+                                                    "default": {"dist": "fixed", "value": "2h"}}
+    base_config["stages"]["handover"]["per_item"] = {"files": "10min"}
+    result = simulate_config(validate_data(base_config), engine="simpy")
+    e = {name: result.entities.column(name).to_numpy() for name in result.entities.column_names}
+    row = {int(i): j for j, i in enumerate(e["entity"].tolist())}
+    v = {name: result.visits.column(name).to_numpy() for name in result.visits.column_names}
+    done = (v["stage"] == result.codes.stages.index("handover")) & ~np.isnan(v["end"])
+    rows = np.array([row[int(i)] for i in v["entity"][done].tolist()])
+    high = e["attr.urgency"][rows] == result.codes.value("urgency", "high")
+    expected = np.where(high, 1.0, 2.0) + e["count.files"][rows] * (10 / 60)
+    np.testing.assert_allclose((v["end"] - v["start"])[done], expected, rtol=1e-12)
+    assert high.sum() > 5 and (~high).sum() > 5
+
+
 def test_per_item_names_a_count_some_source_draws(base_config, write_yaml):
     from routing_sim.errors import ConfigError
     from routing_sim.loader import load_config
@@ -245,3 +267,266 @@ def test_per_item_names_a_count_some_source_draws(base_config, write_yaml):
     base_config["stages"]["triage"]["per_item"] = {"pages": "1min"}
     with pytest.raises(ConfigError, match=r"stages\.triage\.per_item\.pages.*unknown count 'pages'"):
         load_config(write_yaml(base_config))
+
+
+def _notice_chain(base: dict) -> dict:
+    """Cases spawn a notice after triage (2 h later), each notice a removal (after 1-3 h): a
+    grandchild whose clock can run from its own arrival or from its first ancestor's."""
+    cfg = copy.deepcopy(base)
+    cfg["kinds"]["notice"] = {"attributes": {"urgency": {"inherit": True}}}
+    cfg["kinds"]["removal"] = {"attributes": {"urgency": {"inherit": True}}}
+    cfg["stages"]["triage"]["spawn"] = [{"kind": "notice", "to": "notice_prep", "p": 1.0,
+                                         "after": {"dist": "fixed", "value": "2h"}}]
+    cfg["stages"]["notice_prep"] = {"service": {"dist": "fixed", "value": "30min"}, "next": [{"to": "sent"}],
+                                    "spawn": [{"kind": "removal", "to": "removal", "p": 1.0,
+                                               "after": {"dist": "uniform", "low": "1h", "high": "3h"}}]}
+    cfg["stages"]["removal"] = {"service": {"dist": "exponential", "mean": "5h"}, "next": [{"to": "removed"}]}
+    cfg["outcomes"] |= {"sent": "notice sent", "removed": "material removed"}
+    cfg["time"]["horizon"] = "4d"
+    cfg["deadlines"] = {
+        "removed_within_12h_of_report": {"kind": "removal", "from": "origin", "to": "removal.end", "within": "12h"},
+        "removed_within_12h_of_notice": {"kind": "removal", "from": "arrival", "to": "removal.end", "within": "12h"},
+    }
+    return cfg
+
+
+def test_origin_is_the_first_ancestors_arrival_and_deadlines_measure_from_it(base_config):
+    """Every entity row carries ``origin``: an arrival its own creation time, a spawned entity its
+    first ancestor's (a removal, spawned by a notice spawned by a case, the case's arrival). A
+    deadline ``from: origin`` measures from there; ``from: arrival`` from the entity's own creation."""
+    cfg = validate_data(_notice_chain(base_config))
+    result = simulate_config(cfg, engine="fast")
+    e = {name: result.entities.column(name).to_numpy() for name in result.entities.column_names}
+    row = {int(i): j for j, i in enumerate(e["entity"].tolist())}
+    kinds = result.codes.kinds
+    removals = np.flatnonzero(e["kind"] == kinds.index("removal"))
+    assert removals.size > 100
+    arrived = e["source"] >= 0
+    np.testing.assert_array_equal(e["origin"][arrived], e["created"][arrived])
+    for j in removals.tolist():
+        notice = row[int(e["parent"][j])]
+        case = row[int(e["parent"][notice])]
+        assert e["kind"][notice] == kinds.index("notice") and e["source"][case] >= 0
+        assert e["origin"][j] == e["origin"][notice] == e["created"][case]
+        # the case was created at least 2 h + 30 min + 1 h before the removal
+        assert e["created"][j] - e["origin"][j] >= 3.5 - 1e-9
+    # the deadline from origin: the time from the case's arrival to the removal's end
+    ends = result.visits.column("end").to_numpy()
+    stage = result.visits.column("stage").to_numpy()
+    ids = result.visits.column("entity").to_numpy()
+    done = (stage == result.codes.stages.index("removal")) & ~np.isnan(ends)
+    done_rows = np.array([row[int(i)] for i in ids[done].tolist()])
+    from_origin = ends[done] - e["origin"][done_rows]
+    from_arrival = ends[done] - e["created"][done_rows]
+    kpi_origin = result.kpis["deadlines"]["removed_within_12h_of_report"]
+    kpi_arrival = result.kpis["deadlines"]["removed_within_12h_of_notice"]
+    assert kpi_origin["n"] == kpi_arrival["n"] == done.sum()
+    assert kpi_origin["within"] == int((from_origin <= 12).sum()) < kpi_arrival["within"] == int((from_arrival <= 12).sum())
+    assert kpi_origin["mean_h"] == pytest.approx(from_origin.mean()) and kpi_origin["mean_h"] > kpi_arrival["mean_h"] + 3.5
+    # the reference executor writes the same tables, origin included
+    reference = simulate_config(cfg, engine="simpy")
+    for name in result.entities.column_names:
+        assert np.array_equal(reference.entities.column(name).to_numpy(), e[name], equal_nan=True), name
+    assert reference.kpis["deadlines"] == result.kpis["deadlines"]
+
+
+def _copies_config(base: dict, counts: dict, stage: dict) -> dict:
+    """Requests arrive with ``copies`` (and ``files``) and wait at ``removal`` (given by ``stage``)."""
+    cfg = copy.deepcopy(base)
+    cfg["sources"]["inbox"] = {"kind": "case", "rate": "40/h", "to": "removal", "counts": counts}
+    cfg["stages"] = {"removal": {**stage, "next": [{"to": "accepted"}]}}
+    cfg["outcomes"] = {"accepted": "all copies removed"}
+    cfg["pools"] = {"clerks": base["pools"]["clerks"]} if stage.get("pool") else {}
+    cfg["deadlines"] = {}
+    cfg["time"]["horizon"] = "10d"
+    return cfg
+
+
+def _visit_hours(result) -> tuple[np.ndarray, np.ndarray]:
+    """(service hours, copies) of every visit entered at least two days before the horizon (all
+    finished: no sample censored by the horizon), in the visits' order."""
+    v, e = result.visits, result.entities
+    done = v.column("enter").to_numpy() < result.summary.horizon - 48
+    assert not np.isnan(v.column("end").to_numpy()[done]).any()
+    copies = dict(zip(e.column("entity").to_numpy().tolist(), e.column("count.copies").to_numpy().tolist(),
+                      strict=True))
+    took = (v.column("end").to_numpy() - v.column("start").to_numpy())[done]
+    return took, np.array([copies[i] for i in v.column("entity").to_numpy()[done].tolist()])
+
+
+def _ks(sample: np.ndarray, cdf) -> float:
+    """The Kolmogorov-Smirnov statistic of ``sample`` against a continuous ``cdf``."""
+    x = np.sort(sample)
+    f = cdf(x)
+    n = x.size
+    return float(max((np.arange(1, n + 1) / n - f).max(), (f - np.arange(n) / n).max()))
+
+
+def test_longest_of_is_distributed_as_the_maximum_of_n_draws():
+    """With ``longest_of: copies`` and an exponential service of mean 1 h, a request with n copies
+    takes the longest of n draws: its time has the CDF (1 - exp(-x))^n (Kolmogorov-Smirnov at the
+    0.1 % level, fixed seed), and the test tells n = 4 from a single draw. n = 0 takes no time."""
+    from tests.conftest import BASE
+
+    cfg = validate_data(_copies_config(BASE, {"copies": {"dist": "table", "values": [0, 1, 2, 4],
+                                                         "weights": [0.1, 0.3, 0.3, 0.3]}},
+                                       {"service": {"dist": "exponential", "mean": "1h"}, "longest_of": "copies"}))
+    took, copies = _visit_hours(simulate_config(cfg, engine="simpy"))
+    assert (took[copies == 0] == 0).all() and (copies == 0).sum() > 500
+    for n in (1, 2, 4):
+        sample = took[copies == n]
+        assert sample.size > 2000
+        critical = 1.95 / np.sqrt(sample.size)  # the asymptotic 0.1 % point of sqrt(N) D
+        assert _ks(sample, lambda x, n=n: (1 - np.exp(-x)) ** n) < critical, n
+    assert _ks(took[copies == 4], lambda x: 1 - np.exp(-x)) > 5 * 1.95 / np.sqrt((copies == 4).sum())
+
+
+def test_longest_of_one_is_the_plain_draw_and_each_extra_draw_only_lengthens(base_config):
+    """The first of a visit's draws is the plain service draw: with one copy each the tables equal
+    those of the stage without ``longest_of``, and adding copies never shortens a visit."""
+    service = {"dist": "lognormal", "mean": "1h", "cv": 1.0}
+    plain = simulate_config(validate_data(_copies_config(base_config, {"copies": {"dist": "constant", "value": 1}},
+                                                         {"service": service})), engine="fast")
+    one = simulate_config(validate_data(_copies_config(base_config, {"copies": {"dist": "constant", "value": 1}},
+                                                       {"service": service, "longest_of": "copies"})), engine="fast")
+    three = simulate_config(validate_data(_copies_config(base_config, {"copies": {"dist": "constant", "value": 3}},
+                                                         {"service": service, "longest_of": "copies"})), engine="fast")
+    for name in ("entity", "enter", "start", "end"):
+        assert np.array_equal(plain.visits.column(name).to_numpy(), one.visits.column(name).to_numpy(),
+                              equal_nan=True), name
+    # the stage is a delay: a finished visit takes its draw (compared where both runs finished it)
+    took_one = _durations_by_entity(one)
+    took_three = _durations_by_entity(three)
+    common = sorted(set(took_one) & set(took_three))
+    assert len(common) > 1000
+    longer = np.array([took_three[i] - took_one[i] for i in common])
+    assert (longer >= 0).all() and (longer > 0).mean() > 0.5
+
+
+def _durations_by_entity(result) -> dict[int, float]:
+    v = result.visits
+    end, start = v.column("end").to_numpy(), v.column("start").to_numpy()
+    done = ~np.isnan(end)
+    return dict(zip(v.column("entity").to_numpy()[done].tolist(), (end - start)[done].tolist(), strict=True))
+
+
+def test_draws_of_one_visit_use_counters_no_other_draw_uses():
+    """Draw j of visit k starts at ``draw_counter(k, j)`` and uses SUBDRAWS counters from there: the
+    ranges of all (visit, draw) pairs are disjoint, draw 0 is the visit's own counter, and every
+    other draw lies above the counters of every visit."""
+    from routing_sim.engine.rules.randomness import MAX_VISITS, SUBDRAWS, draw_counter
+    from routing_sim.model.process import LONGEST_OF_MAX
+
+    visits = np.array([0, 1, 2, 7, MAX_VISITS - 1])
+    draws = np.array([0, 1, 2, 3, LONGEST_OF_MAX - 2, LONGEST_OF_MAX - 1])
+    k, j = (a.ravel() for a in np.meshgrid(visits, draws))
+    start = draw_counter(k, j, LONGEST_OF_MAX)
+    assert start.dtype == np.int64 and (start >= 0).all() and (start % SUBDRAWS == 0).all()
+    assert np.unique(start).size == start.size  # distinct starts, each a multiple of SUBDRAWS: disjoint ranges
+    np.testing.assert_array_equal(start[j == 0], k[j == 0] * SUBDRAWS)
+    assert (start[j > 0] >= MAX_VISITS * SUBDRAWS).all()
+    # consecutive draws and the last draw of one visit against the first extra draw of the next
+    assert draw_counter(3, 2, LONGEST_OF_MAX) - draw_counter(3, 1, LONGEST_OF_MAX) == SUBDRAWS
+    assert draw_counter(4, 1, LONGEST_OF_MAX) - draw_counter(3, LONGEST_OF_MAX - 1, LONGEST_OF_MAX) == SUBDRAWS
+
+
+def test_longest_of_with_a_service_by_attribute_and_per_item_time(base_config):
+    """Each draw comes from the entity's own case of a service by attribute, and per-item time adds
+    after the longest draw (also to a request with no copies)."""
+    stage = {"service": {"by": "urgency", "cases": {"high": {"dist": "fixed", "value": "1h"}},
+                         "default": {"dist": "fixed", "value": "2h"}},
+             "longest_of": "copies", "per_item": {"files": "10min"}}
+    counts = {"copies": {"dist": "poisson", "mean": 1.0}, "files": {"dist": "poisson", "mean": 2.0}}
+    cfg = validate_data(_copies_config(base_config, counts, stage))
+    from routing_sim.report.diagram import stage_rows
+    assert stage_rows(cfg)[0][2] == ("longest of one draw per copies (by urgency: high: dist=fixed value=1h, "
+                                     "otherwise dist=fixed value=2h; none: 0) + 10min per files")
+    result = simulate_config(cfg, engine="simpy")
+    e = {name: result.entities.column(name).to_numpy() for name in result.entities.column_names}
+    row = {int(i): j for j, i in enumerate(e["entity"].tolist())}
+    v = result.visits
+    done = ~np.isnan(v.column("end").to_numpy())
+    rows = np.array([row[int(i)] for i in v.column("entity").to_numpy()[done].tolist()])
+    high = e["attr.urgency"][rows] == result.codes.value("urgency", "high")
+    base = np.where(e["count.copies"][rows] > 0, np.where(high, 1.0, 2.0), 0.0)
+    expected = base + e["count.files"][rows] * (10 / 60)
+    took = (v.column("end").to_numpy() - v.column("start").to_numpy())[done]
+    np.testing.assert_allclose(took, expected, rtol=1e-12, atol=1e-12)
+    assert high.sum() > 100 and (e["count.copies"][rows] == 0).sum() > 100
+
+
+def test_longest_of_on_a_pool_runs_on_both_executors_alike(base_config):
+    """On a pool stage the longest of a geometric number (>= 1) of draws never takes zero time, so
+    the fast executor applies and writes the tables the reference one writes; a count that can be
+    0 makes a zero service possible, and the fast executor stands aside."""
+    from routing_sim.engine.build import build
+    from routing_sim.engine.topology import fast_applies
+    from tests.test_executors import both, same
+
+    stage = {"pool": "clerks", "service": {"dist": "exponential", "mean": "2min"}, "longest_of": "copies"}
+    cfg = validate_data(_copies_config(base_config, {"copies": {"dist": "geometric", "mean": 2.0}}, stage))
+    assert fast_applies(build(cfg))[0]
+    simpy, fast = both(cfg, seed=11)
+    assert simpy.visits.num_rows > 5000 and same(simpy, fast) == []
+    cfg = validate_data(_copies_config(base_config, {"copies": {"dist": "poisson", "mean": 2.0}}, stage))
+    assert fast_applies(build(cfg)) == (False, "the service of pool stage 'removal' can take zero time")
+
+
+def test_longest_of_names_a_count_that_stays_under_the_cap(base_config, write_yaml):
+    from routing_sim.errors import ConfigError
+    from routing_sim.loader import load_config
+
+    stage = {"service": {"dist": "exponential", "mean": "1h"}, "longest_of": "copiez"}
+    with pytest.raises(ConfigError, match=r"stages\.removal\.longest_of: unknown count 'copiez' \(counts: copies\)"):
+        load_config(write_yaml(_copies_config(base_config, {"copies": {"dist": "constant", "value": 2}}, stage)))
+    stage["longest_of"] = "copies"
+    with pytest.raises(ConfigError, match=r"stages\.removal\.longest_of: count 'copies' of source 'inbox' can "
+                                          r"reach 183,\d{3}, more than the 100,000 draws longest_of takes"):
+        load_config(write_yaml(_copies_config(base_config, {"copies": {"dist": "geometric", "mean": 5000}}, stage)))
+
+
+def test_the_largest_and_smallest_count_a_distribution_can_draw():
+    """The bounds ``longest_of`` is checked against are those of the samplers: the geometric's at
+    the smallest uniform the engine supplies (2**-53), the Poisson's at the end of its table."""
+    from routing_sim.model.volumes import Constant, Geometric, Poisson, Table
+
+    class Extreme:
+        shape = (1,)
+
+        def __init__(self, u: float):
+            self.u = u
+
+        def __call__(self, k, rows=None):
+            return np.full(1, self.u)
+
+    for mean in (1.0, 1.5, 4.14, 5000.0):
+        g = Geometric(dist="geometric", mean=mean)
+        assert g.sample(Extreme(2.0**-53))[0] == g.largest and g.sample(Extreme(1 - 2.0**-53))[0] == g.smallest == 1
+    for mean, offset in ((0.5, 0), (1.5, 1), (3.0, 3), (400.0, 2)):
+        p = Poisson(dist="poisson", mean=mean, offset=offset)
+        assert p.sample(Extreme(1 - 2.0**-53))[0] == p.largest and p.sample(Extreme(2.0**-53))[0] == p.smallest
+    t = Table(dist="table", values=[0, 3, 9], weights=[0.0, 1.0, 2.0])
+    assert (t.smallest, t.largest) == (3, 9)
+    assert Constant(dist="constant", value=4).largest == Constant(dist="constant", value=4).smallest == 4
+
+
+def test_which_longest_of_stages_an_entity_without_items_may_visit(base_config):
+    """An entity with none of the counted items reaches a ``longest_of`` stage from a source that
+    does not draw the count or can draw 0, or as any spawned entity (which carries no counts)."""
+    from routing_sim.model.checks import may_carry_none
+
+    stage = {"service": {"dist": "exponential", "mean": "1h"}, "longest_of": "copies"}
+    data = _copies_config(base_config, {"copies": {"dist": "geometric", "mean": 2.0}}, stage)
+    assert not may_carry_none(validate_data(data), "removal")
+    data["sources"]["inbox"]["counts"]["copies"] = {"dist": "table", "values": [0, 2], "weights": [0.0, 1.0]}
+    assert not may_carry_none(validate_data(data), "removal")
+    data["sources"]["inbox"]["counts"]["copies"] = {"dist": "poisson", "mean": 2.0, "offset": 0}
+    assert may_carry_none(validate_data(data), "removal")
+    data["sources"]["inbox"]["counts"]["copies"] = {"dist": "geometric", "mean": 2.0}
+    data["sources"]["other"] = {"kind": "case", "rate": "1/h", "to": "removal"}  # draws no copies
+    assert may_carry_none(validate_data(data), "removal")
+    del data["sources"]["other"]
+    data["stages"]["check"] = {"service": {"dist": "fixed", "value": "1h"}, "next": [{"to": "removal"}]}
+    data["stages"]["removal"]["spawn"] = [{"kind": "case", "to": "check", "p": 0.1,
+                                           "after": {"dist": "fixed", "value": "1d"}}]
+    assert may_carry_none(validate_data(data), "removal")  # a spawned case reaches it through check

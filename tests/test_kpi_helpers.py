@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import math
+import re
 from itertools import pairwise
 
 import numpy as np
@@ -132,3 +135,117 @@ def test_the_budget_path_splits_staff_cost_by_calendar_year_and_prorates_the_bud
     assert path["2024"]["budget_staff"] == pytest.approx(500_000)
     assert path["2025"]["budget_other"] == pytest.approx(500_000 * path["2025"]["share_of_year"])
     assert path["2025"]["staff_share_of_staff_budget"] == pytest.approx(4 * 50_000 / 500_000)
+
+
+@pytest.mark.parametrize("successes,n,low,high", [
+    # Newcombe (1998), Statistics in Medicine 17:857-872, Table II, method 3 (Wilson score, no continuity correction)
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)])
+def test_wilson_interval_gives_the_published_intervals(successes, n, low, high):
+    from routing_sim.stats import wilson_interval
+
+    share, lo, hi = wilson_interval(successes, n)
+    assert share == successes / n
+    assert lo == pytest.approx(low, abs=5e-5) and hi == pytest.approx(high, abs=5e-5)
+
+
+@given(st.integers(1, 10_000), st.data())
+def test_wilson_bounds_are_where_the_score_test_just_rejects(n, data):
+    """Inside the bounds the score statistic |share - p| / sqrt(p (1 - p) / n) stays under z; at an
+    inner bound it equals z. Mirrored counts give mirrored intervals; 99 % is wider than 95 %."""
+    from statistics import NormalDist
+
+    from routing_sim.stats import wilson_interval
+
+    x = data.draw(st.integers(0, n))
+    share, low, high = wilson_interval(x, n)
+    z = NormalDist().inv_cdf(0.975)
+    assert 0.0 <= low <= share <= high <= 1.0 and low < high
+    for p in (low, high):
+        if 0.0 < p < 1.0:
+            assert abs(share - p) / math.sqrt(p * (1 - p) / n) == pytest.approx(z, rel=1e-9)
+    _, m_low, m_high = wilson_interval(n - x, n)
+    assert m_low == pytest.approx(1 - high, abs=1e-12) and m_high == pytest.approx(1 - low, abs=1e-12)
+    _, w_low, w_high = wilson_interval(x, n, level=0.99)
+    assert w_low <= low and w_high >= high
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def _tally_config(base: dict) -> dict:
+    cfg = copy.deepcopy(base)
+    cfg["tallies"] = {
+        "accepted": {"kind": "case", "when": {"verdict": "accept"}},
+        "accept_rate": {"kind": "case", "when": {"verdict": "accept"}, "of": {"verdict": ["accept", "reject"]}},
+        "urgent_accept_rate": {"kind": "case", "when": {"verdict": "accept"},
+                               "of": {"urgency": "high", "verdict": ["accept", "reject"]}},
+        "high_share": {"kind": "case", "when": {"urgency": "high"}, "of": {}},
+    }
+    return cfg
+
+
+def test_a_tally_of_a_condition_is_a_share_with_its_wilson_interval(base_config):
+    """``of`` makes a tally a share: of the entities of the kind matching ``of``, those also matching
+    ``when``; entities not yet decided (in progress) match neither. A tally without ``of`` stays a count."""
+    from routing_sim.api import simulate_config
+    from routing_sim.jsonio import flatten
+    from routing_sim.loader import validate_data
+    from routing_sim.stats import wilson_interval
+
+    result = simulate_config(validate_data(_tally_config(base_config)), engine="fast")
+    e = {name: result.entities.column(name).to_numpy() for name in result.entities.column_names}
+    verdict, urgency = e["attr.verdict"], e["attr.urgency"]
+    accept, high = result.codes.value("verdict", "accept"), result.codes.value("urgency", "high")
+    decided = verdict >= 0
+    assert (~decided).sum() > 0, "some cases still undecided at the horizon"
+    tallies = result.kpis["tallies"]
+    assert tallies["accepted"] == int((verdict == accept).sum())
+    expected = {"accept_rate": ((verdict == accept).sum(), decided.sum()),
+                "urgent_accept_rate": (((verdict == accept) & (urgency == high)).sum(), (decided & (urgency == high)).sum()),
+                "high_share": ((urgency == high).sum(), verdict.size)}
+    for name, (count, n) in expected.items():
+        share, low, high_ = wilson_interval(int(count), int(n))
+        assert tallies[name] == {"count": int(count), "denominator": int(n), "share": share, "share_low": low,
+                                 "share_high": high_}, name
+        assert 0 < low < share < high_ < 1
+    flat = flatten(result.kpis)
+    assert flat["tallies.accepted"] == tallies["accepted"]
+    assert [k for k in flat if k.startswith("tallies.accept_rate")] == [
+        "tallies.accept_rate.count", "tallies.accept_rate.denominator", "tallies.accept_rate.share",
+        "tallies.accept_rate.share_low", "tallies.accept_rate.share_high"]
+
+
+def test_run_prints_a_share_tally_and_compare_shows_it(base_config, write_yaml, tmp_path):
+    """``routing-sim run`` prints a share tally as ``count of denominator: share [low, high]``;
+    ``compare`` of two runs shows the share as a percentage row by default."""
+    from typer.testing import CliRunner
+
+    from routing_sim.cli import app
+    from routing_sim.cli.run import _tally_text
+
+    path = write_yaml(_tally_config(base_config))
+    out = tmp_path / "results"
+    runner = CliRunner()
+    first = runner.invoke(app, ["run", str(path), "--out", str(out), "--seed", "1"], env={"COLUMNS": "160"})
+    assert first.exit_code == 0, first.output
+    line = next(line for line in first.output.splitlines() if "accept_rate" in line and "urgent" not in line)
+    assert re.search(r"accept_rate\s*│\s*\d[\d,]* of \d[\d,]*: \d+\.\d% \[\d+\.\d, \d+\.\d\]", line), line
+    assert _tally_text({"count": 0, "denominator": 0, "share": math.nan, "share_low": math.nan,
+                        "share_high": math.nan}) == "0 of 0: -"
+    second = runner.invoke(app, ["run", str(path), "--out", str(out), "--seed", "2", "--set", "name=other"],
+                           env={"COLUMNS": "160"})
+    assert second.exit_code == 0, second.output
+    compared = runner.invoke(app, ["compare", str(out)], env={"COLUMNS": "200"})
+    assert compared.exit_code == 0, compared.output
+    lines = compared.output.splitlines()
+    shown = [line.split("│")[1].strip() for line in lines if "tallies." in line]
+    assert sorted(shown) == ["tallies.accept_rate.share", "tallies.high_share.share",
+                             "tallies.urgent_accept_rate.share"]
+    at = next(i for i, line in enumerate(lines) if "tallies.accept_rate.share" in line)
+    assert re.search(r"│\s+1 │\s+\d+\.\d % │\s+baseline │", lines[at + 1]), lines[at + 1]  # one run of each
+    assert re.search(r"│\s+1 │\s+\d+\.\d % │\s+[+-]\d+\.\d pts │", lines[at + 2]), lines[at + 2]
+    # the report's headline rows: the share (as a share) and the count it is of
+    from routing_sim.report.kpitables import kpi_rows
+    from routing_sim.report.study import load_run_study
+
+    rows = {r.kpi: r for r in kpi_rows(load_run_study(out / "small"))}
+    assert rows["tallies.accept_rate.share"].unit == "share" and rows["tallies.accept_rate.count"].unit == "count"
+    assert rows["tallies.accepted"].unit == "count" and "tallies.accept_rate" not in rows

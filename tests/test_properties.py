@@ -268,11 +268,13 @@ def test_spawned_entities_follow_their_parent(data):
     for eid, child in ents.items():
         if child["parent"] == -1:
             assert child["source"] != -1 and eid < 2**62
+            assert child["origin"] == child["created"], ("an arrival is its own origin", child)
             continue
         assert child["source"] == -1
         parent = ents[child["parent"]]
         # spawned ids lie in [2**62, 2**63), derived from the parent's; arrivals' ids below
         assert eid >= 2**62 and eid != child["parent"] and parent["created"] <= child["created"]
+        assert child["origin"] == parent["origin"] <= parent["created"], ("the first ancestor's arrival", child, parent)
         kind = codes.kinds[child["kind"]]
         entry = codes.stages[by_entity[eid][0]["stage"]]
         # some visit of the parent, at a stage whose spawn rule makes this kind enter this stage,
@@ -456,8 +458,8 @@ def completed_paths(r) -> dict[tuple[int, int], tuple[int, int]]:
 
 
 def with_deadlines(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with deadlines from arrival to most points of every stage (each kind measures a
-    different subset), some broken down by an attribute."""
+    """``data`` with deadlines from arrival or origin (alternately) to most points of every stage
+    (each kind measures a different subset), some broken down by an attribute."""
     data = copy.deepcopy(data)
     attributes = list(data.get("attributes", {}))
     deadlines = {}
@@ -466,7 +468,8 @@ def with_deadlines(data: dict[str, Any]) -> dict[str, Any]:
             for w, which in enumerate(("enter", "start", "end")):
                 if (k + s + w) % 3 == 2 and len(data["kinds"]) > 1:
                     continue  # this kind does not measure this point
-                deadline = {"kind": kind, "from": "arrival", "to": f"{stage}.{which}", "within": "2h"}
+                start = "origin" if (k + s + w) % 2 else "arrival"
+                deadline = {"kind": kind, "from": start, "to": f"{stage}.{which}", "within": "2h"}
                 if attributes and (k + s) % 2:
                     deadline["by"] = [attributes[(k + s) % len(attributes)]]
                 deadlines[f"d{k}_{s}_{which}"] = deadline

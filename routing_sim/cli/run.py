@@ -248,6 +248,16 @@ def _judged(target: Target | None, value: float) -> str:
     return f"{target.text()}: [{STYLE[verdict]}]{verdict}[/]" if verdict else f"{target.text()}: -"
 
 
+def _tally_text(tally: int | dict[str, Any]) -> str:
+    """A count as it is; a share as ``12 of 40: 30.0% [17.9, 45.6]`` (its 95 % Wilson interval, in %)."""
+    if not isinstance(tally, dict):
+        return f"{tally:,}"
+    count, n, share = tally["count"], tally["denominator"], tally["share"]
+    if not n or share != share:
+        return f"{count:,} of {n:,}: -"
+    return f"{count:,} of {n:,}: {share:.1%} [{tally['share_low'] * 100:.1f}, {tally['share_high'] * 100:.1f}]"
+
+
 def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
     table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
     table.add_column("KPI", overflow="fold")
@@ -267,7 +277,7 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
         if s["backlog_end"]["queued"]:
             table.add_row(f"backlog at end: {name}", f"{s['backlog_end']['queued']:,} waiting")
     for name, n in kpis["tallies"].items():
-        table.add_row(name, f"{n:,}")
+        table.add_row(name, _tally_text(n))
     cost = kpis["cost"]
     table.add_row("staff cost per year", f"EUR {cost['staff_cost_per_year']:,.0f}")
     table.add_row("staff cost per arrival", f"EUR {cost['staff_cost_per_arrival']:,.2f}")

@@ -23,6 +23,7 @@ from routing_sim.engine.rules.randomness import Streams
 from routing_sim.engine.rules.routes import Routes
 from routing_sim.engine.rules.spawns import SpawnRule
 from routing_sim.engine.sources import ArrivalStream, Cohort, arrival_streams
+from routing_sim.model.checks import may_carry_none
 from routing_sim.model.process import ProcessConfig
 
 __all__ = ["Codes", "Model", "build", "period_hours"]
@@ -97,7 +98,7 @@ def build(cfg: ProcessConfig, seed: int | None = None, replication: int = 0) -> 
             index=i,
             name=name,
             pool=stage_pool[i],
-            durations=Durations(codes, name, s, streams),
+            durations=Durations(codes, name, s, streams, carries_none=may_carry_none(cfg, name)),
             priorities=Priorities(codes, s.priority),
             decisions=[Decision(codes, name, d, streams) for d in s.decide],
             spawns=[SpawnRule(cfg, codes, name, j, sp, streams) for j, sp in enumerate(s.spawn)],

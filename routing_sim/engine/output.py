@@ -109,6 +109,7 @@ class Output:
             marks = self.marks.first_times(E.kind[rows], owner, stage, (enter, start, end))
             columns = {"entity": E.id[rows], "kind": E.kind[rows], "source": E.source[rows],
                        "parent": E.parent[rows], "group": E.group[rows], "created": E.created[rows],
+                       "origin": E.origin[rows],
                        "ended": ended, "outcome": outcome, "stage": np.where(done, -1, plan.stage[visit])}
             columns.update({f"count.{name}": E.counts[rows, j] for j, name in enumerate(codes.counts)})
             columns.update({f"attr.{name}": attrs[:, j] for j, name in enumerate(codes.attributes)})

@@ -25,13 +25,11 @@ from routing_sim.engine.rules.attributes import ATTR_DTYPE
 from routing_sim.engine.rules.decisions import Decision
 from routing_sim.engine.rules.durations import Durations
 from routing_sim.engine.rules.priorities import Priorities
+from routing_sim.engine.rules.randomness import MAX_VISITS
 from routing_sim.engine.rules.routes import Routes
 from routing_sim.engine.rules.spawns import SpawnRule
 from routing_sim.engine.sources import Cohort
 from routing_sim.errors import RunError
-
-MAX_VISITS = 100_000
-"""Visits one entity may plan; beyond, a routing loop is taken to never end."""
 
 
 @dataclass
@@ -188,10 +186,11 @@ class Planner:
                     hit, child_ids, delays, child_attrs = spawn.of(a, i, np.full(r.size, k))
                     if hit.size:
                         m = hit.size
+                        # a child's origin is its parent's: known now, though its creation time is not
                         children.append(Cohort(child_ids, np.full(m, spawn.kind, dtype=np.int64),
                                                np.full(m, -1, dtype=np.int64), i[hit], child_ids, np.full(m, np.nan),
-                                               np.full(m, spawn.entry, dtype=np.int64), child_attrs,
-                                               np.zeros((m, batch.counts.shape[1]), dtype=np.int64)))
+                                               batch.origin[r[hit]], np.full(m, spawn.entry, dtype=np.int64),
+                                               child_attrs, np.zeros((m, batch.counts.shape[1]), dtype=np.int64)))
                         child_parent.append(here[hit])
                         child_delay.append(delays)
                 nxt = rules.routes.of(a, i, k)

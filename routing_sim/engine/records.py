@@ -148,6 +148,7 @@ ENTITY_FIXED = [
     ("parent", pa.int64()),  # -1: none
     ("group", pa.int64()),  # the incident: duplicates of one incident share it; else the entity itself
     ("created", pa.float64()),
+    ("origin", pa.float64()),  # when its first ancestor arrived from a source (an arrival: created)
     ("ended", pa.float64()),  # NaN: in progress at the horizon
     ("outcome", pa.int32()),  # -1: in progress
     ("stage", pa.int32()),  # where an in-progress entity is; -1 when finished

@@ -34,6 +34,7 @@ class Cohort:
     parent: np.ndarray
     group: np.ndarray
     created: np.ndarray  # NaN for a spawned entity until its parent's visit has ended
+    origin: np.ndarray  # when its first ancestor arrived from a source (an arrival: its own time); known when planned
     entry: np.ndarray  # the stage it enters
     attrs: np.ndarray  # (n, attributes)
     counts: np.ndarray  # (n, counts)
@@ -103,7 +104,8 @@ class ArrivalStream:
                 sampler, key = count
                 counts[:, j] = sampler(key, ids)
         return Cohort(ids, np.full(n, self.kind, dtype=np.int64), np.full(n, self.source, dtype=np.int64),
-                      np.full(n, -1, dtype=np.int64), group, t, np.full(n, self.entry, dtype=np.int64), attrs, counts)
+                      np.full(n, -1, dtype=np.int64), group, t, t.copy(), np.full(n, self.entry, dtype=np.int64),
+                      attrs, counts)
 
 
 def arrival_streams(cfg, codes, streams: Streams, horizon: float, drives: dict | None = None,

@@ -75,11 +75,12 @@ def _finite(value: Any) -> bool:
 
 def default_kpis(summary: dict[str, Any]) -> list[str]:
     """The rows shown when none are asked for: every deadline's share and 90th percentile, every
-    pool's utilisation, the staff cost per year."""
+    pool's utilisation, every share tally (``of``), the staff cost per year."""
     names = list(next(iter(summary["variants"].values()))["kpis"])
     keep = [k for k in names if k.startswith("deadlines.") and k.endswith((".share_within", ".p90_h"))
             and k.count(".") == 2]
     keep += [k for k in names if k.startswith("pools.") and k.endswith(".utilisation")]
+    keep += [k for k in names if k.startswith("tallies.") and k.endswith(".share") and k.count(".") == 2]
     return keep + [k for k in names if k == "cost.staff_cost_per_year"]
 
 

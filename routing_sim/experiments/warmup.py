@@ -3,7 +3,9 @@
 ``kpis_after`` keeps what happened after the warm-up ``w`` and computes the
 usual KPIs (``routing_sim.kpis.compute_kpis``, unchanged) on it, as if the run
 had started at ``w``: visits that entered at or after ``w``, entities created
-at or after ``w``, time-series samples from ``w``, times shifted by ``-w``, the
+at or after ``w`` (a spawned one keeps its origin, which may be before ``w``: a
+deadline from ``origin`` still measures from its first ancestor's arrival),
+time-series samples from ``w``, times shifted by ``-w``, the
 start date moved by ``w`` (so the warm-up is whole days) and the horizon
 shortened to ``H - w``. Busy and on-duty hours of each pool over ``[w, H]``
 are integrated exactly from the visits and the on-duty calendar (on duty =
@@ -50,7 +52,7 @@ def kpis_after(result: RunResult, warmup_h: float) -> dict[str, Any]:
                                        "horizon": Hours(f"{window!r}h")})
     visits = _after(result.visits, "enter", ("enter", "start", "end"), warmup_h)
     marks = [name for name in result.entities.column_names if name.startswith("mark.")]
-    entities = _after(result.entities, "created", ("created", "ended", *marks), warmup_h)
+    entities = _after(result.entities, "created", ("created", "origin", "ended", *marks), warmup_h)
     series = _after(result.timeseries, "t", ("t",), warmup_h)
     source = entities.column("source").to_numpy()
     kind = entities.column("kind").to_numpy()

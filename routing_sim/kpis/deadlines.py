@@ -1,7 +1,8 @@
 """Deadlines: the share of entities that reach one point within a target time of another.
 
 Each entity row carries the first time the entity reached each point a deadline measures
-(``mark.*``), so no join of visits with entities is needed. Censored work is counted: an entity
+(``mark.*``), its creation (``created``) and its first ancestor's arrival (``origin``), so no join
+of visits with entities is needed. Censored work is counted: an entity
 that reached the start but not the end counts while still in progress, as missed once the target
 has passed by the horizon.
 """
@@ -18,14 +19,14 @@ from routing_sim.codes import Codes
 from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.percentiles import Groups, describe_all
 from routing_sim.kpis.tallies import EntityFigures, select, selection_columns
-from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.model.process import Deadline, ProcessConfig, point_column
 
 FIGURES = ("within", "pending_overdue", "pending_not_yet_due", "reached")
 
 
 def _point(e: dict[str, np.ndarray], point: str) -> np.ndarray:
     """When each entity of the chunk first reached ``point`` (NaN: never)."""
-    return e["created"] if point == "arrival" else e[f"mark.{point}"]
+    return e[point_column(point)]
 
 
 class Path:
@@ -46,9 +47,9 @@ class Path:
 
     def columns(self) -> set[str]:
         d = self.d
-        cols = {"kind", "outcome", "created", *selection_columns([d.when])}
+        cols = {"kind", "outcome", *selection_columns([d.when])}
         cols |= {f"attr.{a}" for by in self.breakdowns for a in by}
-        return cols | {f"mark.{p}" for p in (d.start, d.end) if p != "arrival"}
+        return cols | {point_column(p) for p in (d.start, d.end)}
 
     def keys(self, by: tuple[str, ...]) -> int:
         """How many combinations of values (``unset`` included) a breakdown has."""

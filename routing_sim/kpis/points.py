@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from routing_sim.codes import Codes
+from routing_sim.model.process import ENTITY_POINTS
 
 
 def point_times(point: str, codes: Codes, v: dict[str, np.ndarray], ents: dict[str, np.ndarray]) -> np.ndarray:
-    """Time each entity (row of ``ents``) first reached a point (``arrival`` or
+    """Time each entity (row of ``ents``) first reached a point (``arrival``, ``origin`` or
     ``stage.enter|start|end``, at any copy of a stage a split pool made copies of), from the visit
-    rows (the entity rows carry the deadlines' points as ``mark.*``); NaN if never."""
-    if point == "arrival":
-        return np.asarray(ents["created"], dtype=float).copy()
+    rows (the entity rows carry the deadlines' points as ``mark.*``); NaN if never. ``arrival`` and
+    ``origin`` are the entity's own columns."""
+    if point in ENTITY_POINTS:
+        return np.asarray(ents[ENTITY_POINTS[point]], dtype=float).copy()
     stage, which = point.split(".")
     mask = np.isin(v["stage"], codes.point_stages(stage)) & ~np.isnan(v[which])
     by_id = np.argsort(ents["entity"])

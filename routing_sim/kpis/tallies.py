@@ -1,4 +1,8 @@
-"""Tallies, conservation of entities and volumes by source: one pass over the entity rows."""
+"""Tallies, conservation of entities and volumes by source: one pass over the entity rows.
+
+A tally is a count (``tallies.<name>``), or with ``of`` a share with its denominator and 95 %
+Wilson score interval (``tallies.<name>.count``, ``.denominator``, ``.share``, ``.share_low``,
+``.share_high``: NaN share and bounds when the denominator is 0)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 
 from routing_sim.codes import Codes
 from routing_sim.model.process import ProcessConfig
+from routing_sim.stats import wilson_interval
 from routing_sim.summary import SimulationSummary
 
 
@@ -32,8 +37,9 @@ class EntityFigures:
         n_kinds, n_outcomes, n_stages, n_sources = (len(codes.kinds), len(codes.outcomes), len(codes.stages),
                                                     len(codes.sources))
         self.columns = {"entity", "kind", "source", "group", "outcome", "stage", *(f"count.{c}" for c in codes.counts),
-                        *selection_columns(t.when for t in cfg.tallies.values())}
+                        *selection_columns(c for t in cfg.tallies.values() for c in (t.when, t.of))}
         self.tallies = dict.fromkeys(cfg.tallies, 0)
+        self.denominators = {name: 0 for name, t in cfg.tallies.items() if t.of is not None}
         self.rows = np.zeros(n_kinds, dtype=np.int64)
         self.finished = np.zeros((n_kinds, n_outcomes), dtype=np.int64)
         self.in_progress = np.zeros((n_kinds, n_stages), dtype=np.int64)
@@ -47,7 +53,12 @@ class EntityFigures:
         n_sources = self.by_source.size
         kind, outcome, stage = e["kind"].astype(np.int64), e["outcome"].astype(np.int64), e["stage"].astype(np.int64)
         for name, t in self.cfg.tallies.items():
-            self.tallies[name] += int(select(codes, e, t.kind, t.when).sum())
+            if t.of is None:
+                self.tallies[name] += int(select(codes, e, t.kind, t.when).sum())
+            else:
+                of = select(codes, e, t.kind, t.of)
+                self.denominators[name] += int(of.sum())
+                self.tallies[name] += int((of & select(codes, e, t.kind, t.when)).sum())
         self.rows += np.bincount(kind, minlength=n_kinds)
         done = outcome >= 0
         self.finished += np.bincount(kind[done] * n_outcomes + outcome[done],
@@ -88,4 +99,13 @@ class EntityFigures:
             for j, count in enumerate(codes.counts):
                 row[count] = int(self.count_sums[index, j])
             volumes[name] = row
-        return {"tallies": self.tallies, "conservation": conservation, "volumes": volumes}
+        tallies: dict[str, Any] = {}
+        for name, hits in self.tallies.items():
+            if name in self.denominators:
+                n = self.denominators[name]
+                share, low, high = wilson_interval(hits, n)
+                tallies[name] = {"count": hits, "denominator": n, "share": share, "share_low": low,
+                                 "share_high": high}
+            else:
+                tallies[name] = hits
+        return {"tallies": tallies, "conservation": conservation, "volumes": volumes}

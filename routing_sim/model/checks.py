@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from routing_sim.model.common import condition_values
 from routing_sim.model.distributions import ByAttribute
-from routing_sim.model.process import Draw, ProcessConfig, Stage
+from routing_sim.model.process import ENTITY_POINTS, LONGEST_OF_MAX, Draw, ProcessConfig, Stage
 from routing_sim.model.splits import split_entry_problems, split_problems, stage_groups
 from routing_sim.model.volumes import CountDistribution
 from routing_sim.units import parse_rate
@@ -223,6 +223,8 @@ def _stages(cfg: ProcessConfig) -> Found:
         for count in stage.per_item:
             if count not in counted:
                 yield path + ("per_item", count), f"unknown count {count!r} (counts: {', '.join(counted) or 'none'})"
+        if stage.longest_of is not None:
+            yield from _longest_of(cfg, stage.longest_of, counted, path + ("longest_of",))
         for i, cond in enumerate(stage.priority):
             yield from _condition(cfg, cond, path + ("priority", i))
         for i, decide in enumerate(stage.decide):
@@ -254,12 +256,14 @@ def _measures(cfg: ProcessConfig) -> Found:
                 continue
             has = carried(cfg, item.kind)
             yield from _condition(cfg, item.when, path + ("when",), has)
+            yield from _condition(cfg, getattr(item, "of", None), path + ("of",), has)
             for field in ("start", "end", "by"):
                 for value in _as_list(getattr(item, field, None)):
                     stage = value.split(".")[0]
                     if field == "by" and value not in has:
                         yield path + ("by",), f"kind {item.kind!r} has no attribute {value!r}"
-                    elif field != "by" and value != "arrival" and stage not in cfg.stages and stage not in groups:
+                    elif field != "by" and value not in ENTITY_POINTS and stage not in cfg.stages \
+                            and stage not in groups:
                         alias = {"start": "from", "end": "to"}[field]
                         yield path + (alias,), f"unknown stage {stage!r}"
 
@@ -381,7 +385,45 @@ def _reachability(cfg: ProcessConfig) -> Found:
                     )
 
 
+def _longest_of(cfg: ProcessConfig, count: str, counted: list[str], path: tuple) -> Found:
+    if count not in counted:
+        yield path, f"unknown count {count!r} (counts: {', '.join(counted) or 'none'})"
+        return
+    for name, source in cfg.sources.items():
+        dist = source.counts.get(count)
+        if dist is None:
+            continue
+        largest = dist.largest if dist.mean <= LONGEST_OF_MAX else None  # a mean above the cap: no need to look
+        if largest is None or largest > LONGEST_OF_MAX:
+            reach = f"{largest:,}" if largest is not None else f"far more (mean {dist.mean:g})"
+            yield path, (f"count {count!r} of source {name!r} can reach {reach}, more than the "
+                         f"{LONGEST_OF_MAX:,} draws longest_of takes in one visit")
+            return
+
+
+def may_carry_none(cfg: ProcessConfig, stage_name: str) -> bool:
+    """Whether an entity carrying none of the count that stage ``stage_name``'s ``longest_of``
+    names may visit it (and take no time there): one from a source that does not draw the count
+    or can draw 0, or any spawned entity (spawned entities carry no counts), reaching the stage
+    along the routes from where it enters. For a valid config (every name resolves)."""
+    count = cfg.stages[stage_name].longest_of
+    if count is None:
+        return False
+    entries = {src.to for src in cfg.sources.values() if count not in src.counts or src.counts[count].smallest == 0}
+    entries |= {spawn.to for stage in cfg.stages.values() for spawn in stage.spawn}
+    seen = {e for e in entries if e in cfg.stages}
+    pending = list(seen)
+    while pending:
+        for target in stage_targets(cfg.stages[pending.pop()]):
+            if target in cfg.stages and target not in seen:
+                seen.add(target)
+                pending.append(target)
+    return stage_name in seen
+
+
 def can_take_zero_time(stage: Stage) -> bool:
+    """Whether the stage's service distribution names a zero duration (``longest_of`` aside: see
+    :func:`may_carry_none`)."""
     if isinstance(stage.service, ByAttribute):
         dists = [*stage.service.cases.values(), *([stage.service.default] if stage.service.default else [])]
     else:
@@ -392,7 +434,7 @@ def can_take_zero_time(stage: Stage) -> bool:
 def _zero_time_loops(cfg: ProcessConfig) -> Found:
     """A cycle through stages that can all take zero time (by routing, or by spawns with a delay
     that can be zero) would never let the clock advance. Iterative depth-first search."""
-    zero = {name for name, stage in cfg.stages.items() if can_take_zero_time(stage)}
+    zero = {name for name, stage in cfg.stages.items() if can_take_zero_time(stage) or may_carry_none(cfg, name)}
     graph = {
         name: sorted({t for t in stage_targets(cfg.stages[name]) if t in zero}
                      | {sp.to for sp in cfg.stages[name].spawn if sp.to in zero and sp.after.names_zero})

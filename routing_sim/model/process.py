@@ -237,12 +237,22 @@ class Spawn(Strict):
     after: Distribution
 
 
+LONGEST_OF_MAX = 100_000
+"""The most draws ``longest_of`` takes in one visit: every count it names must stay at or below it
+(checked against the largest value each source's count distribution can give). The k-th draw of a
+visit has counters of its own (see :func:`routing_sim.engine.rules.randomness.draw_counter`)."""
+
+
 class Stage(Strict):
     """A step of the process: served by a pool, or a delay with no capacity limit."""
 
     description: str = ""
     pool: Name | None = None
     service: ServiceTime
+    longest_of: Name | None = Field(
+        default=None, description="A count the entity carries, e.g. copies: the visit takes the longest of that "
+        "many independent draws of service (a request done when the last of its copies is removed). An entity "
+        f"with none of them takes no time here (duration 0). At most {LONGEST_OF_MAX:,} draws per visit.")
     per_item: dict[Name, PositiveDuration] = Field(
         default_factory=dict, description="Time added to each visit per counted item the entity carries, e.g. "
         "{files: 2min}: a report with 4 files takes 8 min more (the counts its source draws).")
@@ -260,11 +270,27 @@ class Stage(Strict):
         return self
 
 
-Point = Annotated[str, Field(pattern=r"^(arrival|[a-z][a-z0-9_]*\.(enter|start|end))$")]
+POINT_PATTERN = r"^(arrival|origin|[a-z][a-z0-9_]*\.(enter|start|end))$"
+Point = Annotated[str, Field(pattern=POINT_PATTERN)]
+
+ENTITY_POINTS = {"arrival": "created", "origin": "origin"}
+"""Points that are a column of the entity row itself rather than a visit's time: ``arrival``, when
+the entity was created (arrived from its source, or was spawned), and ``origin``, when its first
+ancestor arrived from a source (an entity that arrived from a source is its own first ancestor)."""
+
+
+def point_column(point: str) -> str:
+    """The entity-table column that holds the time ``point`` was first reached: ``created`` or
+    ``origin`` for the entity's own points, ``mark.<stage>.<enter|start|end>`` for a visit's."""
+    return ENTITY_POINTS.get(point, f"mark.{point}")
 
 
 class Deadline(Strict):
-    """A target time between two points of an entity's path (e.g. receipt to forwarding)."""
+    """A target time between two points of an entity's path (e.g. receipt to forwarding).
+
+    A point is ``arrival`` (the entity's creation), ``origin`` (the arrival of its first ancestor:
+    a takedown notice spawned by a report measured from when the report arrived) or
+    ``stage.enter|start|end`` (the first time the entity reached it)."""
 
     kind: Name
     start: Point = Field(alias="from")
@@ -280,10 +306,16 @@ class Deadline(Strict):
 
 
 class Tally(Strict):
-    """Count entities of a kind whose final attributes match ``when``."""
+    """Count entities of a kind whose final attributes match ``when``.
+
+    With ``of`` (a condition; ``{}``: every entity of the kind) it is a share: of the entities of
+    the kind matching ``of`` (the denominator), how many also match ``when`` (the count), with a
+    95 % Wilson score interval, e.g. audits that found an error among the audits decided. An
+    attribute not set by the horizon (work in progress) matches neither."""
 
     kind: Name
     when: Condition
+    of: Condition | None = None
     description: str = ""
 
 

@@ -35,6 +35,16 @@ class Constant(Strict):
     def mean(self) -> float:
         return float(self.value)
 
+    @property
+    def smallest(self) -> int:
+        """The least value a draw can give."""
+        return self.value
+
+    @property
+    def largest(self) -> int:
+        """The greatest value a draw can give."""
+        return self.value
+
     def sample(self, u: Uniforms) -> np.ndarray:
         """Whole numbers, one per draw of ``u`` (which supplies the uniforms; none are used here)."""
         return np.full(u.shape, self.value, dtype=np.int64)
@@ -52,6 +62,21 @@ class Poisson(Strict):
         if self.mean < self.offset:
             raise ValueError(f"mean must be >= offset (got mean={self.mean}, offset={self.offset})")
         return self
+
+    @property
+    def smallest(self) -> int:
+        """The value the smallest uniform the engine supplies (2**-53) gives (``offset`` unless
+        the mean is far above it)."""
+        values, cum = self._table
+        return int(values[np.searchsorted(cum, 2.0**-53, side="right")])
+
+    @property
+    def largest(self) -> int:
+        """The value the largest uniform the engine supplies (1 - 2**-53) gives: the first whose
+        cumulative probability in the sampler's table reaches 1 (builds the table: about mean +
+        12 sqrt(mean) entries)."""
+        values, cum = self._table
+        return int(values[np.searchsorted(cum, 1.0 - 2.0**-53, side="right")])
 
     @cached_property
     def _table(self) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +102,17 @@ class Geometric(Strict):
     dist: Literal["geometric"]
     mean: Annotated[float, Field(ge=1.0, le=1e6)]
 
+    @property
+    def smallest(self) -> int:
+        return 1
+
+    @property
+    def largest(self) -> int:
+        """The value the smallest uniform the engine supplies (2**-53) gives."""
+        if self.mean == 1.0:
+            return 1
+        return max(1, math.ceil(-53 * math.log(2.0) / math.log1p(-1.0 / self.mean)))
+
     def sample(self, u: Uniforms) -> np.ndarray:
         if self.mean == 1.0:  # always one
             return np.ones(u.shape, dtype=np.int64)
@@ -99,6 +135,16 @@ class Table(Strict):
     @property
     def mean(self) -> float:
         return sum(v * w for v, w in zip(self.values, self.weights, strict=True)) / sum(self.weights)
+
+    @property
+    def smallest(self) -> int:
+        """The least value of positive weight (cautious: one of weight below 2**-53 of the total is
+        never drawn)."""
+        return min(v for v, w in zip(self.values, self.weights, strict=True) if w > 0)
+
+    @property
+    def largest(self) -> int:
+        return max(v for v, w in zip(self.values, self.weights, strict=True) if w > 0)
 
     def sample(self, u: Uniforms) -> np.ndarray:
         cum = np.cumsum(np.asarray(self.weights, dtype=float) / float(np.sum(self.weights)))

@@ -62,8 +62,11 @@ def stage_rows(cfg: ProcessConfig) -> list[tuple[str, str, str, str, str]]:
             to = route.to if isinstance(route.to, str) else ", ".join(f"{k} {v:g}" for k, v in route.to.items())
             nexts.append(f"{_cond(route.when)} -> {to}" if route.when else to)
         nexts += [f"spawn {s.kind} -> {s.to} (p={s.p:g})" for s in stage.spawn]
-        rows.append((name, stage.pool or "none (delay)", _service_text(service), prio if stage.pool else "-",
-                     "; ".join(nexts)))
+        text = _service_text(service)
+        if stage.longest_of:
+            text = f"longest of one draw per {stage.longest_of} ({text}; none: 0)"
+        text += "".join(f" + {hours.text} per {count}" for count, hours in stage.per_item.items())
+        rows.append((name, stage.pool or "none (delay)", text, prio if stage.pool else "-", "; ".join(nexts)))
     return rows
 
 

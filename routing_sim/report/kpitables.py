@@ -57,7 +57,12 @@ def headline_kpis(study: Study) -> list[tuple[str, str, str]]:
     rows += [(f"stages.{s}.wait.mean_h", f"wait at {s}: mean", "hours") for s in pooled]
     rows += [(f"stages.{s}.backlog_end.queued", f"backlog at the end: {s}", "count") for s in pooled]
     rows += [(f"pools.{p}.utilisation", f"utilisation {p}", "share") for p in cfg.pools]
-    rows += [(f"tallies.{t}", t.replace("_", " "), "count") for t in cfg.tallies]
+    for t, tally in cfg.tallies.items():
+        label = t.replace("_", " ")
+        if tally.of is None:
+            rows.append((f"tallies.{t}", label, "count"))
+        else:  # a share: the mean over runs with its t-interval, and the count it is of
+            rows += [(f"tallies.{t}.share", f"{label}: share", "share"), (f"tallies.{t}.count", label, "count")]
     rows += [("cost.staff_cost_per_year", "staff cost per year", "money"),
              ("cost.staff_cost_per_arrival", "staff cost per arrival", "money"),
              ("cost.arrivals_from_sources", "arrivals from sources", "count")]

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from routing_sim.codes import Codes
 from routing_sim.kpis import point_times
-from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.model.process import ENTITY_POINTS, Deadline, ProcessConfig, point_column
 from routing_sim.report.study import Run, Variant
 
 FAN = (5.0, 50.0, 95.0)
@@ -141,16 +141,17 @@ def elapsed_by_group(run: Run, cfg: ProcessConfig, deadline: Deadline) -> dict[s
     codes = Codes.of(cfg)
     by = deadline.by[0] if deadline.by else None
     attributes = sorted(set(deadline.when or {}) | ({by} if by else set()))
-    marks = [f"mark.{p}" for p in (deadline.start, deadline.end) if p != "arrival"]
-    columns = ["entity", "kind", "created"] + [f"attr.{a}" for a in attributes]
+    own = sorted({ENTITY_POINTS[p] for p in (deadline.start, deadline.end) if p in ENTITY_POINTS})
+    marks = [point_column(p) for p in (deadline.start, deadline.end) if p not in ENTITY_POINTS]
+    columns = ["entity", "kind", *own] + [f"attr.{a}" for a in attributes]
     if run.folder is not None and set(marks) <= set(pq.read_schema(run.folder / "entities.parquet").names):
         ents_tab = run.table("entities", columns + marks)  # the entity rows carry the points' times
         ents = {c: ents_tab.column(c).to_numpy() for c in columns + marks}
-        start, end = (ents["created"] if p == "arrival" else ents[f"mark.{p}"] for p in (deadline.start, deadline.end))
+        start, end = (ents[point_column(p)] for p in (deadline.start, deadline.end))
     else:  # a folder written before entity rows carried marks: from the visits
         ents_tab = run.table("entities", columns)
         ents = {c: ents_tab.column(c).to_numpy() for c in columns}
-        stages = {p.split(".")[0] for p in (deadline.start, deadline.end) if p != "arrival"}
+        stages = {p.split(".")[0] for p in (deadline.start, deadline.end) if p not in ENTITY_POINTS}
         visits = run.table("visits", ["entity", "stage", "enter", "start", "end"])
         if stages:
             wanted = [codes.stages.index(s) for s in stages]

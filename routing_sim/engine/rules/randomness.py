@@ -28,6 +28,23 @@ SUBDRAWS = 64
 """Counters per visit: a visit's k-th draw of one stream uses counter ``visit * SUBDRAWS + k``
 (a lognormal takes two, a gamma three per attempt)."""
 
+MAX_VISITS = 100_000
+"""Visits one entity may plan (visit numbers 0 .. MAX_VISITS - 1); beyond, a routing loop is taken to
+never end. Counters from ``MAX_VISITS * SUBDRAWS`` up are no visit's own: :func:`draw_counter` uses them."""
+
+
+def draw_counter(visit: np.ndarray, draw: np.ndarray, most: int) -> np.ndarray:
+    """The first counter of draw number ``draw`` (0 .. ``most`` - 1) of one stream at a visit, when
+    a visit takes several independent draws (``longest_of``); the draw uses its own ``SUBDRAWS``
+    counters from there. Draw 0 is the visit's own (``visit * SUBDRAWS``: one draw is the plain
+    draw); draw j >= 1 lies above every visit's own counters, at
+    ``(MAX_VISITS + visit * (most - 1) + j - 1) * SUBDRAWS``. So no two draws of any visits of an
+    entity share a counter, and a draw does not depend on how many others its visit takes."""
+    visit = np.asarray(visit, dtype=np.int64)
+    draw = np.asarray(draw, dtype=np.int64)
+    above = (MAX_VISITS + visit * (most - 1) + draw - 1) * SUBDRAWS
+    return np.where(draw == 0, visit * SUBDRAWS, above)
+
 
 def stream_key(seed: int, replication: int, name: str) -> int:
     """The 64-bit key of the stream ``name`` for a root seed and a replication."""
