@@ -85,7 +85,7 @@ def load_experiment(path: str | Path, seed: int | None = None) -> Experiment:
     base_file = (path.parent / spec.base).resolve()
     if not base_file.is_file():
         raise ConfigError([where.problem(("base",), f"no such config file: {spec.base}")])
-    loaded = {None: load_data(base_file)}
+    loaded: dict[str | None, tuple[Any, Origins]] = {None: load_data(base_file)}
     for variant, other in spec.bases.items():
         other_file = (path.parent / other).resolve()
         if not other_file.is_file():

@@ -76,6 +76,10 @@ class LogSource:
         self.start = np.datetime64(start if isinstance(start, str) else start.isoformat(), "us")
         self.config_name = config.get("name", "")
         self.resources = [(config["stages"][s].get("pool") or "system") for s in self.codes["stages"]]
+        # a copy a split pool made of a stage is the same activity, done by the copy's pool
+        original = {copy: stage for split in (config.get("splits") or {}).values()
+                    for stage, copies in split["stages"].items() for copy in copies.values()}
+        self.activities = [original.get(s, s) for s in self.codes["stages"]]
         self.entities = pq.read_table(self.folder / "entities.parquet")
 
     def case_ids(self, max_cases: int | None) -> np.ndarray:
@@ -153,7 +157,7 @@ class CsvWriter:
         self.src, self.kinds = src, kinds
 
     def write(self, chunk: dict[str, np.ndarray]) -> None:
-        stages, resources = self.src.codes["stages"], self.src.resources
+        stages, resources = self.src.activities, self.src.resources
         self.out.writerows((str(c), stages[s], t, resources[s], LIFECYCLE[lf], self.kinds[c])
                            for c, s, t, lf in zip(chunk["case"].tolist(), chunk["stage"].tolist(),
                                                   chunk["time"].tolist(), chunk["life"].tolist(), strict=True))
@@ -172,7 +176,7 @@ class XesWriter:
         fh.write(f'  <string key="concept:name" value={quoteattr(src.config_name)}/>\n')
 
     def write(self, chunk: dict[str, np.ndarray]) -> None:
-        stages, resources = self.src.codes["stages"], self.src.resources
+        stages, resources = self.src.activities, self.src.resources
         cases = chunk["case"]
         bounds = np.flatnonzero(np.diff(cases)) + 1
         starts = np.concatenate([[0], bounds]).tolist()

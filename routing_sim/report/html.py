@@ -52,6 +52,8 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
                                                    for part in (pressure_table(study, name),
                                                                 figs.get(f"pressure_{name}", ""))]))
           for _ in [0] if cfg.splits],
+        *[("stores", "Stores", section("stores", "Databases, repeated reports and storage", *parts))
+          for parts in [stores(study, figs.get("databases", ""))] if parts],
         *[("budget", "Budget", section("budget", "Staff cost per year against the budget", b))
           for b in [budget_table(study)] if b],
         ("conservation", "Conservation", conservation(study)),
@@ -213,6 +215,45 @@ def pressure_table(study: Study, split: str) -> str:
             table((s.by, "pool", "headcount", "utilisation", "backlog at peak", "backlog at end", "share within"),
                   body, id=f"pressure-{split}", numeric=(2, 3, 4, 5, 6),
                   row_class=["bad" if r in over else "" for r in shown]))
+
+
+def stores(study: Study, figure: str) -> list[str]:
+    """What the run kept in its stores, for the baseline's first replication: each database (size,
+    additions, removals, the share it drives), each content-key space (repeats found) and each
+    retention rule (what is stored at its peak and at the end)."""
+    run = study.first_run.nested
+    parts: list[str] = []
+    rows: list[tuple[str, ...]]
+    dbs = run.get("databases") or {}
+    if dbs:
+        rows = [(name, f"{d['initial']:,.0f}", f"{d['added']:,.0f}", f"{d['removed']:,.0f}", f"{d['final']:,.0f}",
+                 f"{d['not_yet_published']:,.0f}",
+                 kpitables.fmt(d.get("share_start", math.nan), "share"), kpitables.fmt(d.get("share_end", math.nan), "share"))
+                for name, d in dbs.items()]
+        parts.append(para(f"Databases grown by the process ({study.baseline}, first replication): items at the start, "
+                          "published additions and stated removals over the run, the size after the last "
+                          "publication, additions still waiting for publication, and the share of arrivals the "
+                          "database drives at the start and at the end.", "note"))
+        parts.append(table(("database", "at the start", "added", "removed", "at the end", "not yet published",
+                            "share driven, start", "end"), rows, id="database-table", numeric=range(1, 8)))
+        parts.append(figure)
+    keys = run.get("content_keys") or {}
+    if keys:
+        rows = [(name, f"{k['arrivals']:,.0f}", f"{k['repeats']:,.0f}", kpitables.fmt(k.get("repeat_share", math.nan), "share"),
+                 f"{k['items_seen']:,.0f}", f"{k['items']:,.0f}") for name, k in keys.items()]
+        parts.append(para("Reports matched by content key: a repeat concerns an item an open case already concerns, "
+                          "whichever route it came by.", "note"))
+        parts.append(table(("key space", "reports", "repeats", "repeat share", "items seen", "items in circulation"),
+                           rows, id="content-key-table", numeric=range(1, 6)))
+    kept = run.get("retention") or {}
+    if kept:
+        rows = [(name, f"{r['peak_entities']:,.0f}", f"{r['peak_items']:,.0f}", f"{r['peak_mb'] / 1e6:,.2f} TB",
+                 f"{r['end_entities']:,.0f}", f"{r['end_mb'] / 1e6:,.2f} TB") for name, r in kept.items()]
+        parts.append(para("Data kept under each retention rule: the most stored at any time and what is stored at "
+                          "the end of the run.", "note"))
+        parts.append(table(("rule", "entities at peak", "items at peak", "storage at peak", "entities at end",
+                            "storage at end"), rows, id="retention-table", numeric=range(1, 6)))
+    return parts
 
 
 def budget_table(study: Study) -> str:

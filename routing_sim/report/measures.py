@@ -154,7 +154,7 @@ def elapsed_by_group(run: Run, cfg: ProcessConfig, deadline: Deadline) -> dict[s
         stages = {p.split(".")[0] for p in (deadline.start, deadline.end) if p not in ENTITY_POINTS}
         visits = run.table("visits", ["entity", "stage", "enter", "start", "end"])
         if stages:
-            wanted = [codes.stages.index(s) for s in stages]
+            wanted = [code for s in stages for code in codes.point_stages(s)]
             visits = visits.filter(pc.is_in(visits.column("stage"), value_set=pa.array(wanted, pa.int32())))
         v = {c: visits.column(c).to_numpy() for c in visits.column_names}
         start = point_times(deadline.start, codes, v, ents)
