@@ -113,3 +113,33 @@ def test_compare_from_folder_or_file(tmp_path):
     assert run_cli("compare", str(folder), "--baseline", "five").exit_code == 2
     assert run_cli("compare", str(folder), "--kpi", "nope").exit_code == 2
     assert run_cli("compare", str(tmp_path)).exit_code == 2
+
+
+def test_a_variant_can_start_from_another_config_and_is_paired_by_seed(tmp_path):
+    """``bases:`` lets today's route and the options run as one experiment: the variant starts from
+    its own config, the common overrides still apply, and the shared streams give the same arrivals."""
+    other = tmp_path / "mm1-copy.yaml"
+    other.write_text((ROOT / "configs" / "textbook" / "mm1.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    path = tmp_path / "exp.yaml"
+    variants = {"three": {}, "four": {}}
+    path.write_text(yaml.safe_dump(spec(variants=variants, bases={"four": str(other)}), sort_keys=False),
+                    encoding="utf-8")
+    exp = load_experiment(path)
+    by_name = {v.name: v for v in exp.variants}
+    assert by_name["three"].cfg.name == "mmc" and by_name["four"].cfg.name == "mm1"
+    assert by_name["four"].cfg.time.horizon.text == "2d"  # the common override applied to it too
+    line = one_line_error(tmp_path, spec(variants=variants, bases={"five": str(other)}))
+    assert "bases: no variant named 'five'" in line
+    line = one_line_error(tmp_path, spec(variants=variants, bases={"four": "nowhere.yaml"}))
+    assert "bases.four" in line and "no such config file: nowhere.yaml" in line
+
+
+def test_the_impact_assessment_experiment_resolves():
+    exp = load_experiment(ROOT / "scenarios" / "impact-assessment.yaml")
+    by_name = {v.name: v for v in exp.variants}
+    assert list(by_name) == ["status_quo", "option_a", "option_b", "option_c", "option_d", "option_e"]
+    assert exp.baseline == "status_quo"
+    assert "relevance_review" in by_name["option_b"].cfg.stages and "forwarding" not in by_name["status_quo"].cfg.stages
+    extra = [sorted(set(v.cfg.sources) - set(by_name["option_b"].cfg.sources)) for v in exp.variants[3:]]
+    assert extra == [["detection_known"], ["detection_known", "detection_new"],
+                     ["detection_grooming", "detection_known", "detection_new"]]
