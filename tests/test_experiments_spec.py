@@ -91,7 +91,7 @@ def test_shipped_experiment_resolves():
     rates = {v.cfg.sources["dominant_provider"].rate for v in exp.variants}
     assert len(exp.variants) == 6 and len(headcounts) == 3 and len(rates) == 2
     assert len({v.config_hash for v in exp.variants}) == 6
-    assert exp.baseline == "volume_2019 headcount=31" and exp.seed == 2019
+    assert exp.baseline == "volume_2019 headcount=39" and exp.seed == 2019
     assert all(v.cfg.time.horizon.text == "60d" for v in exp.variants)
 
 
