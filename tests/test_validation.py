@@ -156,3 +156,23 @@ def test_littles_law_from_the_time_series_at_every_stage(eu_little):
     # the tolerance must leave the check some power: well below L where L is large
     busy = [row for row in eu_little if row.l_records > 5]
     assert busy and all(row.tolerance < 0.2 * row.l_records for row in busy)
+
+
+@pytest.mark.slow
+def test_face_validity_rows_take_their_figures_from_both_shipped_configs():
+    """Every row of the face-validity table is filled from a run of the Centre baseline and of today's
+    route (here 30 days), names a source id that docs/sources.md lists, and shows a number."""
+    import re
+
+    from routing_sim.validation.face import ROWS, face_validity
+
+    lines = face_validity(horizon="30d")
+    rows = [line for line in lines if line.startswith("| ") and "`S-" in line]
+    assert len(rows) == len(ROWS)
+    sources = TEXTBOOK.parents[1] / "docs" / "sources.md"
+    listed = set(re.findall(r"`(S-[A-Z0-9-]+)`", sources.read_text(encoding="utf-8")))
+    for line in rows:
+        ids = re.findall(r"`(S-[A-Z0-9-]+)`", line.split(" | ")[1])
+        assert ids and set(ids) <= listed, line
+        assert re.search(r"\d+\.\d %|\d+\.\d days|\d+ h", line.split(" | ")[2]), line
+    assert "today's route" in rows[0]

@@ -1,5 +1,6 @@
 """The report ``docs/validation.md``: the textbook systems against their theory, Little's law on
-the EU pipeline, and the fixed text on the metamorphic and hostile-input tests, as markdown.
+the EU pipeline, the fixed text on the metamorphic and hostile-input tests, and the shipped
+configs beside published figures (face validity), as markdown.
 
 Regenerate it (about a minute on two cores) with::
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from routing_sim.validation.estimates import estimate
+from routing_sim.validation.face import face_validity
 from routing_sim.validation.littles import LITTLE_Z, eu_pipeline, littles_law
 from routing_sim.validation.systems import SYSTEMS, load_textbook
 
@@ -123,6 +125,8 @@ def report(progress: Callable[[str], None] = lambda _: None) -> str:
             f"{row.lam_w:.4g} | {row.l_series:.4g} | {row.tolerance:.3g} | {row.off_grid} |"
         )
     lines += ["", METAMORPHIC_AND_HOSTILE]
+    progress("face validity")
+    lines += face_validity(progress)
     return "\n".join(lines) + "\n"
 
 
