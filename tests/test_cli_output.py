@@ -62,3 +62,29 @@ def test_run_takes_set_and_horizon_overrides_and_names_an_unknown_path(tmp_path:
     assert wrong.stderr.strip().splitlines() == [
         "<--set>: pools.server.headcount: unknown path 'pools.server.headcount': no 'server' in pools "
         "(did you mean 'servers'?)"]
+
+
+def test_the_headline_shows_a_split_pools_most_utilised_copies_and_sums_up_the_rest(tmp_path: Path) -> None:
+    """The 27 member states' pools would fill the terminal: the headline lists the three most
+    utilised and one line for the other 24 (lowest to highest utilisation)."""
+    import json
+
+    from rich.console import Console
+
+    from routing_sim.cli.run import SPLIT_SHOWN, headline_table
+    from routing_sim.loader import load_config
+    from routing_sim.runfolder import run_to_folder
+
+    cfg = load_config(ROOT / "configs" / "eu-centre-2019.yaml")
+    cfg = cfg.model_copy(update={"time": cfg.time.model_copy(update={"horizon": type(cfg.time.horizon)("3d")})})
+    record = run_to_folder(cfg, results=tmp_path)
+    kpis = json.loads((record.folder / "kpis.json").read_text())
+    manifest = json.loads((record.folder / "manifest.json").read_text())
+    console = Console(width=200, record=True)
+    console.print(headline_table(cfg, kpis, manifest))
+    text = console.export_text()
+    copies = [p for p in kpis["pools"] if p.startswith("national_authorities_")]
+    top = sorted(copies, key=lambda p: -kpis["pools"][p]["utilisation"])[:SPLIT_SHOWN]
+    listed = [p for p in copies if f"utilisation {p} (" in text]
+    assert sorted(listed) == sorted(top)
+    assert f"the other {len(copies) - SPLIT_SHOWN} pools of national_authorities" in text

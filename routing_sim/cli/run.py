@@ -6,6 +6,7 @@ One command, dispatching on the file: an experiment file (a YAML file with a top
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -258,6 +259,10 @@ def _tally_text(tally: int | dict[str, Any]) -> str:
     return f"{count:,} of {n:,}: {share:.1%} [{tally['share_low'] * 100:.1f}, {tally['share_high'] * 100:.1f}]"
 
 
+SPLIT_SHOWN = 3
+"""Of a split pool's copies, the headline shows this many (the most utilised, the longest backlogs)."""
+
+
 def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
     table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
     table.add_column("KPI", overflow="fold")
@@ -265,17 +270,32 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
     table.add_column("target", justify="right", overflow="fold")
     flat = flatten(kpis)  # the targets sit beside the KPIs they judge, as for compare and the report
     for name, d in kpis["deadlines"].items():
-        share = d["share_within"]
+        share = math.nan if d["share_within"] is None else d["share_within"]  # null in a kpis.json read back
         target = target_of(f"deadlines.{name}.share_within", flat)
         table.add_row(f"{name} (within {_fmt_hours(d['target_h'])})",
                       f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-", _judged(target, share))
+    # a split pool's copies (27 member states) would fill the screen: the SPLIT_SHOWN most utilised, then a summary
+    copies = {p: split for split, sp in cfg.splits.items() for p in sp.pools.values()}
+    copy_stages = {c: split for split, sp in cfg.splits.items() for cs in sp.stages.values() for c in cs.values()}
+    shown = {n for split in cfg.splits for n in sorted(
+        (p for p in kpis["pools"] if copies.get(p) == split), key=lambda p: -kpis["pools"][p]["utilisation"])[:SPLIT_SHOWN]}
     for name, p in kpis["pools"].items():
+        if name in copies and name not in shown:
+            continue
         target = target_of(f"pools.{name}.utilisation", flat)
         table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}",
                       _judged(target, p["utilisation"]))
-    for name, s in kpis["stages"].items():
-        if s["backlog_end"]["queued"]:
-            table.add_row(f"backlog at end: {name}", f"{s['backlog_end']['queued']:,} waiting")
+    for split, sp in cfg.splits.items():
+        rest = [kpis["pools"][p] for p in sp.pools.values() if p not in shown and p in kpis["pools"]]
+        if rest:
+            table.add_row(f"utilisation, the other {len(rest)} pools of {split}",
+                          f"{min(r['utilisation'] for r in rest):.1%} to {max(r['utilisation'] for r in rest):.1%}")
+    backlogs = {name: s["backlog_end"]["queued"] for name, s in kpis["stages"].items() if s["backlog_end"]["queued"]}
+    for name, queued in backlogs.items():
+        if name in copy_stages and queued < sorted((q for n, q in backlogs.items() if copy_stages.get(n) == copy_stages[name]),
+                                                   reverse=True)[:SPLIT_SHOWN][-1]:
+            continue
+        table.add_row(f"backlog at end: {name}", f"{queued:,} waiting")
     for name, n in kpis["tallies"].items():
         table.add_row(name, _tally_text(n))
     cost = kpis["cost"]
