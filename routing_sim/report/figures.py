@@ -162,6 +162,32 @@ def database_figure(study: Study) -> tuple[Figure, str]:
     return fig, caption + _fan_note(variants)
 
 
+def budget_figure(study: Study) -> tuple[Figure, str] | None:
+    """Staff cost per calendar year, stacked by pool, against the budget's staff share for the same
+    days (the baseline's first replication: the cost follows the schedule, not the draws)."""
+    path = study.first_run.nested.get("cost", {}).get("by_year") or {}
+    if not isinstance(path, dict) or len(path) < 2:
+        return None  # one year: the table says it all
+    years = list(path)
+    pools = [p for p in study.base.cfg.pools if any(row.get("staff_cost", {}).get(p) for row in path.values())]
+    fig, (ax,) = grid(1)
+    bottom = [0.0] * len(years)
+    for i, pool in enumerate(pools):
+        values = [path[y]["staff_cost"].get(pool, 0.0) / 1e6 for y in years]
+        ax.bar(years, values, bottom=bottom, color=COLOURS[i % len(COLOURS)], label=pool, width=0.6)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    budgeted = all("budget_staff" in path[y] for y in years)
+    if budgeted:
+        ax.plot(years, [path[y]["budget_staff"] / 1e6 for y in years], color="black", linewidth=1.2, marker="_",
+                markersize=18, linestyle="none", label="staff share of the budget")
+    ax.set_ylabel("EUR million")
+    ax.legend(loc="upper left", fontsize=7.5, ncols=2)
+    caption = (f"Staff cost per calendar year of {study.baseline}, stacked by pool (headcount and schedule x cost "
+               "per FTE-year; a partial year counts its days)" +
+               (", against the budget's staff share for the same days. " if budgeted else ". "))
+    return fig, caption
+
+
 def _horizon(study: Study) -> float:
     return float(study.first_run.nested.get("run", {}).get("horizon_h", 0.0))
 
@@ -433,6 +459,9 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
                     deadline_figure(study, name, deadline))
             if study.base.cfg.databases:
                 add("databases", "Databases over time", database_figure(study))
+            budget = budget_figure(study)
+            if budget is not None:
+                add("budget", "Staff cost per year against the budget", budget)
             if study.base.cfg.pools:
                 add("utilisation", "Staff utilisation per pool over time", utilisation_figure(study))
                 add("staffing", "On-duty and busy staff per pool", staffing_figure(study))

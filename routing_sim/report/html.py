@@ -54,7 +54,7 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
           for _ in [0] if cfg.splits],
         *[("stores", "Stores", section("stores", "Databases, repeated reports and storage", *parts))
           for parts in [stores(study, figs.get("databases", ""))] if parts],
-        *[("budget", "Budget", section("budget", "Staff cost per year against the budget", b))
+        *[("budget", "Budget", section("budget", "Staff cost per year against the budget", figs.get("budget", ""), b))
           for b in [budget_table(study)] if b],
         ("conservation", "Conservation", conservation(study)),
         *[(id, title, html) for id, title, html in (
