@@ -177,3 +177,13 @@ def test_sentences_write_one_unit_and_the_direction_in_words():
     assert say_difference(Estimate(0, math.nan, math.nan, math.nan), "share", "A") == "no replication in common with A to pair"
     assert (say_difference(Estimate(3, 1.5e6, 1.2e6, 1.8e6), "money", "A")
             == "EUR 1,500,000 (EUR 1,200,000 to EUR 1,800,000) more than A")
+
+
+def test_the_impact_assessment_asks_its_questions():
+    from routing_sim.experiments.resolve import load_experiment
+
+    exp = load_experiment(ROOT / "scenarios" / "impact-assessment.yaml")
+    kpis = [q.kpi for q in exp.spec.questions]
+    assert kpis[:2] == ["deadlines.at_police_within_3d.share_within", "deadlines.at_police_within_3d.p90_h"]
+    assert "cost.staff_cost_per_year" in kpis and all(not q.variants and q.against is None for q in exp.spec.questions)
+    assert all(k in exp.kpi_names for k in kpis)  # today's route (the baseline) has every one
