@@ -92,8 +92,9 @@ def load_experiment(path: str | Path, seed: int | None = None) -> Experiment:
             raise ConfigError([where.problem(("bases", variant), f"no such config file: {other}")])
         loaded[variant] = load_data(other_file)
     root_seed = spec.seed if seed is None else seed
+    plan = _plan(spec)
     variants = [_variant(name, steps, *loaded[named if named in loaded else None], where, root_seed)
-                for name, named, steps in _plan(spec)]
+                for name, named, steps in plan]
     names = [v.name for v in variants]
     baseline = spec.baseline or names[0]
     if baseline not in names:
@@ -102,6 +103,8 @@ def load_experiment(path: str | Path, seed: int | None = None) -> Experiment:
     known = kpi_names(base_cfg)
     report = list(spec.report) or default_report(base_cfg)
     problems = _check_kpis(spec, report, known, base_cfg, where)
+    other_base = {name: spec.bases[named] for name, named, _ in plan if named in spec.bases}
+    problems += _check_questions(spec, variants, baseline, known, other_base, where)
     warmup_h, mser = _warmup(spec, variants, where, problems)
     if problems:
         raise ConfigError(problems)
@@ -209,6 +212,38 @@ def _check_kpis(spec: ExperimentSpec, report: list[str], known: set[str], cfg: P
             close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(where.problem(loc, f"unknown KPI {name!r}{hint}"))
+    return problems
+
+
+def _check_questions(spec: ExperimentSpec, variants: list[Variant], baseline: str, known: set[str],
+                     other_base: dict[str, str], where: _Where) -> list[Problem]:
+    """Each question names variants that exist and a KPI that the baseline, or one of the variants it
+    asks about that starts from another config (``other_base``: variant -> its ``bases:`` file), produces."""
+    from routing_sim.experiments.tasks import kpi_names
+
+    by_name = {v.name: v for v in variants}
+    names = ", ".join(by_name)
+    others: dict[str, set[str]] = {}  # KPI names per other config file, computed when a question needs them
+    problems = []
+    for i, q in enumerate(spec.questions):
+        located: list[tuple[tuple, str]] = [(("questions", i, "variants", j), n) for j, n in enumerate(q.variants)]
+        located += [(("questions", i, "against"), q.against)] if q.against is not None else []
+        bad = [where.problem(loc, f"no variant named {name!r} (variants: {names})")
+               for loc, name in located if name not in by_name]
+        problems += bad
+        if bad or _kpi_known(q.kpi, known, by_name[baseline].cfg):
+            continue
+        asked = [by_name[n] for n in [*(q.variants or by_name), q.against or baseline]]
+        for v in asked:
+            if v.name in other_base and other_base[v.name] not in others:
+                others[other_base[v.name]] = kpi_names(v.cfg)
+            if v.name in other_base and _kpi_known(q.kpi, others[other_base[v.name]], v.cfg):
+                break
+        else:
+            pool = sorted(known.union(*others.values()))
+            close = difflib.get_close_matches(q.kpi, pool, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(where.problem(("questions", i, "kpi"), f"unknown KPI {q.kpi!r}{hint}"))
     return problems
 
 

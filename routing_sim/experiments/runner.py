@@ -88,6 +88,7 @@ def initial_plan(exp: Experiment, sessions: list[dict[str, Any]] | None = None) 
         "level": exp.spec.level,
         "baseline": exp.baseline,
         "report": exp.report,
+        "questions": [q.model_dump(exclude_defaults=True) for q in exp.spec.questions],
         "variants": [{"name": v.name, "config_hash": v.config_hash, "overrides": v.overrides} for v in exp.variants],
         "warmup": {"method": "mser5" if exp.mser else "fixed" if exp.warmup_h else "none", "hours": exp.warmup_h},
         "replications": {"method": "fixed", "n": exp.fixed_replications} if until is None else

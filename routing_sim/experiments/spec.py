@@ -14,6 +14,12 @@ baseline: volume_2019 headcount=31        # default: the first variant
 replications: 10                          # or {min: 5, max: 40, precision: 0.05, kpis: [...]}
 warmup: 7d                                # or {mser5: queued.relevance_review, every: 6h, pilot: 3}
 report: [deadlines.forwarded_within_24h.share_within, pools.reviewers.utilisation]
+questions:                                # optional: what the report answers first, in this order
+  - ask: Do 40 reviewers forward reports within 24 hours?
+    kpi: deadlines.forwarded_within_24h.share_within
+    says: of reports are forwarded within 24 hours   # the words after the value (optional)
+    variants: [volume_2019 headcount=40]   # default: every variant
+    against: volume_2019 headcount=31      # default: the baseline
 ```
 
 The file is validated like a process config (``extra="forbid"``, one line per
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
@@ -70,6 +76,21 @@ class Mser5(Strict):
     pilot: int = Field(3, ge=1, le=100)
 
 
+class Question(Strict):
+    """A question the report answers in sentences: per variant, the mean of ``kpi`` with its interval
+    and the paired difference against ``against``, with the target's verdict where there is one."""
+
+    ask: str = Field(min_length=1)
+    kpi: KpiName
+    variants: list[str] = Field(default_factory=list)  # default: every variant, in the experiment's order
+    against: str | None = None  # default: the experiment's baseline
+    says: str = ""  # the words after the value, e.g. "of reports reach the police within 3 days"
+    unit: Literal["share", "hours", "count", "money", "ratio"] | None = None  # default: from the KPI's name
+    direction: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=2, max_length=2)] | None = None
+    """The words for a difference above and below the comparison (default by unit: longer/shorter for
+    hours, more/fewer for counts, higher/lower for ratios, more/less for shares and money)."""
+
+
 class ExperimentSpec(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]  # also the results folder
     description: str = ""
@@ -87,6 +108,7 @@ class ExperimentSpec(Strict):
     replications: Annotated[int, Field(ge=2, le=10000)] | UntilPrecise
     warmup: Duration | Mser5 | None = None
     report: list[KpiName] = Field(default_factory=list)
+    questions: list[Question] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _sweep_values(self) -> ExperimentSpec:
@@ -131,7 +153,7 @@ def _better_hint(problem: Problem) -> Problem:
     if not problem.reason.startswith("unknown field") or not problem.path:
         return problem
     name = str(problem.path[-1])
-    known = [*ExperimentSpec.model_fields, *UntilPrecise.model_fields, *Mser5.model_fields]
+    known = [*ExperimentSpec.model_fields, *UntilPrecise.model_fields, *Mser5.model_fields, *Question.model_fields]
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return Problem(problem.file, problem.path, f"unknown field {name!r}{hint}", problem.line)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from routing_sim.errors import ConfigError, RunError
 from routing_sim.loader import load_config
 from routing_sim.report.study import Run, Study, Variant, read_json
@@ -48,6 +50,7 @@ def load_experiment_study(folder: Path, baseline: str | None) -> Study:
     study = Study(folder, "experiment", [v for v in variants if v.runs], chosen, notes,
                   warmup_h=float(plan.get("warmup", {}).get("hours") or 0.0))
     study.report_kpis = list(plan.get("report", []))
+    study.questions = _questions(plan, study.notes)
     study.title, study.description = str(plan.get("experiment", "")), str(plan.get("description", ""))
     study.question = str(plan.get("question", ""))
     study.experiment_file = plan.get("file")
@@ -56,6 +59,19 @@ def load_experiment_study(folder: Path, baseline: str | None) -> Study:
         study.notes.append(f"Variants without a finished replication, left out: {', '.join(failed)}.")
     study.notes.append(_describe(plan))
     return study
+
+
+def _questions(plan: dict[str, Any], notes: list[str]) -> list[Any]:
+    """The plan's questions, validated as the experiment file's were (one that is not is left out, with a note)."""
+    from routing_sim.experiments.spec import Question
+
+    out = []
+    for i, q in enumerate(plan.get("questions") or [], start=1):
+        try:
+            out.append(Question.model_validate(q))
+        except ValidationError:
+            notes.append(f"Question {i} in experiment.json is not one this report understands: left out.")
+    return out
 
 
 def _configs(plan: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

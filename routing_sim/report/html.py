@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from routing_sim import __version__
-from routing_sim.report import diagram, kpitables, measures, optimisation
+from routing_sim.report import diagram, kpitables, measures, optimisation, questions
 from routing_sim.report.comments import Parameter
 from routing_sim.report.figures import PRESSURE_TOP, Rendered
 from routing_sim.report.page import esc, figure, page, para, section, table, verdict_markup
@@ -28,9 +28,11 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
     to_target_missing = no_entities if any(v.has_tables for v in study.variants) else missing
     cfg = study.base.cfg
     rows = kpitables.kpi_rows(study)  # the headline table and the answers judge the same estimates
+    asked = questions.questions(study)
     parts = [
+        *[("questions", "Questions and answers", asked) for _ in [0] if asked],
         ("question", "Question", question(study, headers)),
-        *[("answers", "Answers", a) for a in [answers(study, rows)] if a],
+        *[("answers", "Targets" if asked else "Answers", a) for a in [answers(study, rows, bool(asked))] if a],
         *[("staffing-curve", "Staffing curve", section("staffing-curve", by_name["staffing_curve"].title,
                                                        figs["staffing_curve"]))
           for _ in [0] if "staffing_curve" in figs],
@@ -97,9 +99,9 @@ def question(study: Study, headers: list[tuple[str, str]]) -> str:
     return section("question", "Question", *out, notes, *(para(n, "note") for n in study.notes))
 
 
-def answers(study: Study, rows: list[kpitables.KpiRow]) -> str:
+def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = False) -> str:
     """The targets' verdicts in sentences, variant by variant, and the pool that binds in each:
-    what the reader asks first."""
+    what the reader asks first (after the experiment's own questions, where it asks some)."""
     rows = [r for r in rows if r.verdicts]
     items = []
     for v in study.variants[:6]:
@@ -123,7 +125,8 @@ def answers(study: Study, rows: list[kpitables.KpiRow]) -> str:
     note = ("Targets come from the configs (a deadline's share, a pool's utilisation ceiling): met when the "
             "whole confidence interval is on the right side, missed when it is all on the wrong side, uncertain "
             "when it straddles the target; with one replication, the value alone decides.")
-    return section("answers", "Answers", f"<ul class=\"answers\">{''.join(items)}</ul>", para(note, "note"))
+    title = "Targets and the pool that binds" if after_questions else "Answers"
+    return section("answers", title, f"<ul class=\"answers\">{''.join(items)}</ul>", para(note, "note"))
 
 
 def configs(study: Study) -> str:

@@ -67,10 +67,10 @@ def headline_kpis(study: Study) -> list[tuple[str, str, str]]:
              ("cost.staff_cost_per_arrival", "staff cost per arrival", "money"),
              ("cost.arrivals_from_sources", "arrivals from sources", "count")]
     listed = {r[0] for r in rows}
-    return rows + [(k, k, _unit(k)) for k in study.report_kpis if k not in listed]
+    return rows + [(k, k, unit_of(k)) for k in study.report_kpis if k not in listed]
 
 
-def _unit(kpi: str) -> str:
+def unit_of(kpi: str) -> str:
     last = kpi.rsplit(".", 1)[-1]
     if last.startswith("share") or last == "utilisation":
         return "share"
@@ -80,21 +80,23 @@ def _unit(kpi: str) -> str:
 
 
 def kpi_rows(study: Study) -> list[KpiRow]:
-    out = []
-    base = study.base
-    for kpi, label, unit in headline_kpis(study):
-        values = {v.name: estimate(list(v.values(kpi).values())) for v in study.variants}
-        if all(e.n == 0 for e in values.values()):
-            continue
-        diffs = {v.name: paired(v, base, kpi) for v in study.variants if v is not base}
-        verdicts = {}
-        for v in study.variants:
-            target = target_of(kpi, v.runs[0].flat) if v.runs else None
-            if target is not None:
-                e = values[v.name]
-                verdicts[v.name] = (target.text(), target.verdict(e.mean, e.low, e.high))
-        out.append(KpiRow(kpi, label, unit, values, diffs, verdicts))
-    return out
+    rows = (kpi_row(study, kpi, label, unit) for kpi, label, unit in headline_kpis(study))
+    return [r for r in rows if any(e.n for e in r.values.values())]
+
+
+def kpi_row(study: Study, kpi: str, label: str, unit: str, against: Variant | None = None) -> KpiRow:
+    """One KPI in every variant: its estimate, the paired difference against ``against`` (default:
+    the baseline) and, where the variant's runs carry a target for it, the target's verdict."""
+    base = against or study.base
+    values = {v.name: estimate(list(v.values(kpi).values())) for v in study.variants}
+    diffs = {v.name: paired(v, base, kpi) for v in study.variants if v is not base}
+    verdicts = {}
+    for v in study.variants:
+        target = target_of(kpi, v.runs[0].flat) if v.runs else None
+        if target is not None:
+            e = values[v.name]
+            verdicts[v.name] = (target.text(), target.verdict(e.mean, e.low, e.high))
+    return KpiRow(kpi, label, unit, values, diffs, verdicts)
 
 
 def compliance_rows(study: Study) -> list[tuple[str, str, float, float, float]]:
@@ -144,21 +146,68 @@ def _hours_unit(*hours: float) -> tuple[float, str]:
 def fmt_estimate(e: Estimate, unit: str, signed: bool = False) -> str:
     """The mean and, where the runs vary, its interval, in one unit written once:
     ``-0.4 h [-3.5, 2.7]``. A count's interval stops at zero (a count is never negative)."""
-    if e.n == 0:
+    parts = estimate_parts(e, unit, signed)
+    if parts is None:
         return "-"
+    mean, low, high, name = parts
+    return mean + name + (f" [{low}, {high}]" if low else "")
+
+
+def say_estimate(e: Estimate, unit: str) -> str:
+    """The mean and its interval for a sentence: ``84.2 % (83.9 to 84.5 %)``; ``-`` without a value."""
+    parts = estimate_parts(e, unit)
+    if parts is None:
+        return "-"
+    mean, low, high, name = parts
+    return mean + name + (f" ({low} to {high}{name})" if low else "")
+
+
+DIRECTION = {"hours": ("longer", "shorter"), "count": ("more", "fewer"), "ratio": ("higher", "lower")}
+"""Words for a difference above and below the comparison, by unit (default: more, less)."""
+
+
+def say_difference(d: Estimate, unit: str, against: str, words: tuple[str, str] | None = None) -> str:
+    """A paired difference for a sentence: ``12.1 points (11.8 to 12.4) more than status_quo`` where
+    its interval excludes zero; signed, and said to show no clear difference, where it does not."""
+    more, less = words or DIRECTION.get(unit, ("more", "less"))
+    if d.n == 0:
+        return f"no replication in common with {against} to pair"
+    varies = math.isfinite(d.low) and math.isfinite(d.high) and d.low != d.high
+    if not varies and d.mean == 0:
+        return f"the same as {against}" + (" in every replication" if d.n > 1 else "")
+    if varies and d.low <= 0 <= d.high:
+        parts = estimate_parts(d, unit, signed=True, share_unit=" points")
+        assert parts is not None
+        mean, low, high, name = parts
+        return f"{mean}{name} ({low} to {high}) against {against}: no clear difference (the interval includes 0)"
+    ends = sorted((abs(d.low), abs(d.high))) if varies else [math.nan, math.nan]
+    parts = estimate_parts(Estimate(d.n, abs(d.mean), ends[0], ends[1]), unit, share_unit=" points")
+    assert parts is not None
+    mean, low, high, name = parts
+    return mean + name + (f" ({low} to {high})" if low else "") + f" {more if d.mean > 0 else less} than {against}"
+
+
+def estimate_parts(e: Estimate, unit: str, signed: bool = False,
+                   share_unit: str | None = None) -> tuple[str, str, str, str] | None:
+    """An estimate's numbers as the report writes them, in one unit: the mean, the interval's ends
+    (empty where the runs do not vary) and the unit to write after them (empty where each number
+    carries its own, as money does); None without a value. A share is written in ``share_unit``
+    (default: `` %``, `` pp`` when signed, as a difference is)."""
+    if e.n == 0:
+        return None
     varies = math.isfinite(e.low) and math.isfinite(e.high) and e.low != e.high
     low = max(e.low, 0.0) if unit == "count" and not signed and varies else e.low
     sign = "+" if signed else ""
     if unit == "share":
-        scale, digits, name = 100.0, 1, " pp" if signed else " %"
+        scale, digits, name = 100.0, 1, share_unit or (" pp" if signed else " %")
     elif unit == "hours":
         scale_h, name = _hours_unit(e.mean, *((low, e.high) if varies else ()))
         scale, digits, name = 1 / scale_h, 1, f" {name}"
     else:
         text = ("+" if signed and e.mean > 0 else "") + fmt(e.mean, unit)
-        return text + (f" [{fmt(low, unit)}, {fmt(e.high, unit)}]" if varies else "")
+        return (text, fmt(low, unit), fmt(e.high, unit), "") if varies else (text, "", "", "")
 
     def num(x: float) -> str:
         return f"{x * scale:{sign},.{digits}f}"
 
-    return num(e.mean) + name + (f" [{num(low)}, {num(e.high)}]" if varies else "")
+    return (num(e.mean), num(low), num(e.high), name) if varies else (num(e.mean), "", "", name)

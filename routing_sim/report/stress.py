@@ -50,7 +50,11 @@ def objectives(study: Study) -> list[Row]:
                "(share within target, percentiles, overdue work pending at the horizon counted as missed); backlogs; "
                f"utilisation of {len(cfg.pools)} pools; {len(cfg.tallies)} tallies of decisions; staff cost; the "
                "conservation table. Time series of queue lengths and staff on a fixed grid. " + ci)
-    return [("1.1", "Purpose of the model", cfg.question or cfg.description or cfg.name),
+    purpose = study.question or cfg.question or cfg.description or cfg.name
+    if study.questions:
+        purpose += " Questions answered (section 'Questions and answers'): " + " ".join(
+            f"{i}. {q.ask} ({q.kpi})" for i, q in enumerate(study.questions, start=1))
+    return [("1.1", "Purpose of the model", purpose),
             ("1.2", "Model outputs", outputs), ("1.3", "Experimentation aims", aims)]
 
 

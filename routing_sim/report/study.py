@@ -90,6 +90,7 @@ class Study:
     notes: list[str] = field(default_factory=list)
     warmup_h: float = 0.0
     report_kpis: list[str] = field(default_factory=list)  # an experiment's own list of KPIs to show
+    questions: list[Any] = field(default_factory=list)  # an experiment's questions (experiments.spec.Question)
     title: str = ""  # an experiment's name (default: the variants' names)
     description: str = ""
     question: str = ""  # an experiment's own question (runs answer their configs' questions)
