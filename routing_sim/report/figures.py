@@ -180,8 +180,10 @@ def budget_figure(study: Study) -> tuple[Figure, str] | None:
     if budgeted:
         ax.plot(years, [path[y]["budget_staff"] / 1e6 for y in years], color="black", linewidth=1.2, marker="_",
                 markersize=18, linestyle="none", label="staff share of the budget")
+    top = max(bottom + ([path[y]["budget_staff"] / 1e6 for y in years] if budgeted else []))
+    ax.set_ylim(0, top * 1.35 if top > 0 else 1)  # room for the legend above the bars and the budget marks
     ax.set_ylabel("EUR million")
-    ax.legend(loc="upper left", fontsize=7.5, ncols=2)
+    ax.legend(loc="upper left", fontsize=7.5, ncols=3)
     caption = (f"Staff cost per calendar year of {study.baseline}, stacked by pool (headcount and schedule x cost "
                "per FTE-year; a partial year counts its days)" +
                (", against the budget's staff share for the same days. " if budgeted else ". "))
