@@ -113,6 +113,14 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
             value = kpitables.fmt_estimate(r.values[v.name], r.unit)
             said.append(f"{esc(r.label)}: {esc(value)} against {esc(target)}: "
                         f'<span class="verdict {esc(verdict or "-")}">{esc(verdict or "no data")}</span>')
+        for split, sp in v.cfg.splits.items():  # a split pool's copies in one phrase: those off target by name
+            judged = [(p, r.verdicts[v.name][1], r.verdicts[v.name][0]) for p in sp.pools.values()
+                      for r in [kpitables.kpi_row(study, f"pools.{p}.utilisation", p, "share")] if v.name in r.verdicts]
+            if judged:
+                off = [f"{esc(p)} {esc(verdict or 'no data')}" for p, verdict, _ in judged if verdict != "met"]
+                said.append(f"utilisation of the {len(judged)} pools of {esc(split)} against {esc(judged[0][2])}: "
+                            + ('<span class="verdict met">all met</span>' if not off else
+                               f'<span class="verdict missed">{len(off)} not met</span> ({", ".join(off)})'))
         pools = {p: e.mean for p in v.cfg.pools
                  for e in [kpitables.estimate(list(v.values(f"pools.{p}.utilisation").values()))] if e.n}
         if pools:

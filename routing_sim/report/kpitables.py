@@ -53,10 +53,13 @@ def headline_kpis(study: Study) -> list[tuple[str, str, str]]:
         first = next(iter(cfg.deadlines))
         rows += [(f"deadlines.{first}.mean_h", f"{first}: mean time", "hours"),
                  (f"deadlines.{first}.p90_h", f"{first}: 90th percentile", "hours")]
-    pooled = [s for s, st in cfg.stages.items() if st.pool]
+    # a split pool's copies (one per member state) are in the report's Split pools section, not here
+    copy_pools = {p for sp in cfg.splits.values() for p in sp.pools.values()}
+    copy_stages = {c for sp in cfg.splits.values() for cs in sp.stages.values() for c in cs.values()}
+    pooled = [s for s, st in cfg.stages.items() if st.pool and s not in copy_stages]
     rows += [(f"stages.{s}.wait.mean_h", f"wait at {s}: mean", "hours") for s in pooled]
     rows += [(f"stages.{s}.backlog_end.queued", f"backlog at the end: {s}", "count") for s in pooled]
-    rows += [(f"pools.{p}.utilisation", f"utilisation {p}", "share") for p in cfg.pools]
+    rows += [(f"pools.{p}.utilisation", f"utilisation {p}", "share") for p in cfg.pools if p not in copy_pools]
     for t, tally in cfg.tallies.items():
         label = t.replace("_", " ")
         if tally.of is None:

@@ -16,6 +16,9 @@ CSS = """
 body { font: 14px/1.45 "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
        margin: 0; background: #fff; }
 header { background: var(--accent); color: #fff; padding: 18px 32px; }
+details.fold > summary { cursor: pointer; }
+details.fold > summary h2 { display: inline; }
+details.fold > summary::after { content: " (show or hide)"; color: var(--muted); font-size: 12px; }
 header h1 { margin: 0 0 4px; font-size: 22px; }
 header p { margin: 0; opacity: .9; }
 nav { padding: 8px 32px; border-bottom: 1px solid var(--rule); background: var(--band); font-size: 13px; }
@@ -92,10 +95,28 @@ def para(text: str, css: str = "") -> str:
     return f'<p class="{css}">{esc(text)}</p>' if css else f"<p>{esc(text)}</p>"
 
 
+FOLDED = {"configs": False, "kpis": True, "conservation": False, "process": False, "assumptions": False,
+          "stress": False}
+"""Detail sections, folded under their heading (True: open at first): the answers and the figures
+that explain them come first, the full tables are a click away."""
+
+
+def fold(section_html: str, open_: bool = False) -> str:
+    """A ``section()`` whose content collapses under its heading (``<details>``, no script)."""
+    head, sep, rest = section_html.partition("</h2>\n")
+    if not sep or "<h2>" not in head:
+        return section_html
+    start, h2 = head.split("<h2>", 1)
+    body, end, tail = rest.rpartition("</section>")
+    return (f'{start}<details class="fold"{" open" if open_ else ""}><summary><h2>{h2}</h2></summary>\n{body}'
+            f"</details>\n{end}{tail}")
+
+
 def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], footer: str) -> str:
-    """``sections`` as ``(id, nav label, html)``; the result ends with a newline."""
+    """``sections`` as ``(id, nav label, html)``; the result ends with a newline. The sections in
+    :data:`FOLDED` collapse under their headings."""
     nav = " ".join(f'<a href="#{esc(i)}">{esc(label)}</a>' for i, label, _ in sections)
-    body = "\n".join(html for _, _, html in sections)
+    body = "\n".join(fold(html, FOLDED[i]) if i in FOLDED else html for i, _, html in sections)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<link rel="icon" href="data:,">\n'
             f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
