@@ -153,7 +153,7 @@ def test_validate_checks_experiment_files_variant_by_variant(tmp_path):
     scenario = ROOT / "scenarios" / "eu-centre-staffing.yaml"
     ok = CliRunner().invoke(app, ["validate", str(scenario)])
     assert ok.exit_code == 0 and "experiment, 6 variants" in ok.stdout
-    text = scenario.read_text(encoding="utf-8").replace("[31, 40, 50]", "[31, -40, 50]")
+    text = scenario.read_text(encoding="utf-8").replace("[31, 39, 50]", "[31, -40, 50]")
     text = text.replace("base: ../configs/", f"base: {ROOT / 'configs'}/")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text, encoding="utf-8")
