@@ -69,7 +69,8 @@ def optimise(
                                  max_headcount=max_headcount, min_headcount=min_headcount, warmup=warmup,
                                  n0=replications, cap=max(cap, replications), level=level,
                                  load_bound=not no_load_bound)
-        command = "routing-sim optimise " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        words = sys.argv[sys.argv.index("optimise") + 1:] if "optimise" in sys.argv else None
+        command = "" if words is None else "routing-sim optimise " + " ".join(shlex.quote(a) for a in words)
         return plan_file(config, targets, chosen, per, results=results, overrides=overrides, seed=seed,
                          workers=workers, dask=dask, max_headcount=max_headcount, min_headcount=min_headcount,
                          max_hires=max_hires, max_leavers=max_leavers, headcount_before=headcount_before,
