@@ -29,14 +29,27 @@ def optimise(
     cap: int = typer.Option(40, "--cap", min=2, help="At most this many replications per candidate."),
     level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="Joint confidence for all targets."),
     no_load_bound: bool = typer.Option(False, "--no-load-bound", help="Do not use the offered-load lower bound."),
+    per: str | None = typer.Option(None, "--per", help="year or quarter: a plan, the cheapest headcounts of each "
+                                                       "period of the horizon (writes a schedule: block)."),
+    max_hires: list[str] | None = typer.Option(None, "--max-hires",
+                                               help="With --per: N or POOL=N hired at most per period (repeat)."),
+    max_leavers: list[str] | None = typer.Option(None, "--max-leavers",
+                                                 help="With --per: N or POOL=N leaving at most per period (repeat)."),
+    headcount_before: list[str] | None = typer.Option(
+        None, "--headcount-before", help="With --per: N or POOL=N before the first period, so the hiring limits "
+                                         "bind it too (default: the first period is free)."),
     seed: int | None = typer.Option(None, min=0, help="Root seed (default: the file's)."),
     results: Path = typer.Option(Path("results"), "--out", help="Results folder."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (1: serial)."),
     dask: str | None = typer.Option(None, "--dask", help="'local' or a scheduler address."),
 ) -> None:
-    """The cheapest headcounts whose targets all hold with the chosen confidence (common random numbers)."""
+    """The cheapest headcounts whose targets all hold with the chosen confidence (common random numbers);
+    with --per, a plan: the cheapest headcounts of every year or quarter."""
     # here, not at the top: keeps --help fast
-    from routing_sim.optimise.drive import optimise_file
+    import shlex
+    import sys
+
+    from routing_sim.optimise.drive import optimise_file, plan_file
     from routing_sim.optimise.evaluate import parse_sets
     from routing_sim.optimise.search import parse_target
 
@@ -45,12 +58,30 @@ def optimise(
         if horizon:
             overrides["time.horizon"] = horizon
         chosen = [p.strip() for p in pools.split(",") if p.strip()]
-        return optimise_file(config, [parse_target(t) for t in target], chosen,
-                             results=results, overrides=overrides, seed=seed, workers=workers, dask=dask,
-                             max_headcount=max_headcount, min_headcount=min_headcount, warmup=warmup,
-                             n0=replications, cap=max(cap, replications), level=level, load_bound=not no_load_bound)
+        targets = [parse_target(t) for t in target]
+        if per is None:
+            given = [flag for flag, value in (("--max-hires", max_hires), ("--max-leavers", max_leavers),
+                                              ("--headcount-before", headcount_before)) if value]
+            if given:
+                raise ConfigError([_problem(f"{given[0]}: only with --per year or --per quarter (a plan)")])
+            return optimise_file(config, targets, chosen,
+                                 results=results, overrides=overrides, seed=seed, workers=workers, dask=dask,
+                                 max_headcount=max_headcount, min_headcount=min_headcount, warmup=warmup,
+                                 n0=replications, cap=max(cap, replications), level=level,
+                                 load_bound=not no_load_bound)
+        words = sys.argv[sys.argv.index("optimise") + 1:] if "optimise" in sys.argv else None
+        command = "" if words is None else "routing-sim optimise " + " ".join(shlex.quote(a) for a in words)
+        return plan_file(config, targets, chosen, per, results=results, overrides=overrides, seed=seed,
+                         workers=workers, dask=dask, max_headcount=max_headcount, min_headcount=min_headcount,
+                         max_hires=max_hires, max_leavers=max_leavers, headcount_before=headcount_before,
+                         warmup=warmup, n0=replications, cap=max(cap, replications), level=level,
+                         load_bound=not no_load_bound, command=command)
 
-    _print_optimum(_guard(work), results)
+    answer = _guard(work)
+    if per is None:
+        _print_optimum(answer, results)
+    else:
+        _print_plan(answer, results)
 
 
 def sensitivity(
@@ -126,6 +157,31 @@ def _print_optimum(answer: dict[str, Any], results: Path) -> None:
             say(f"  cheaper, fails: {x['headcount']} cost {x['cost']:,.0f}"
                 f"{' (undecided at cap)' if x['undecided'] else ''}: {why}")
     say(f"results: {results / answer['name'] / 'optimise.json'}")
+
+
+def _print_plan(answer: dict[str, Any], results: Path) -> None:
+    say = lambda text: out.print(text, markup=False, soft_wrap=True)  # noqa: E731
+    from rich.table import Table
+
+    pools = answer["pools"]
+    for name, v in answer["variants"].items():
+        table = Table(title=f"{answer['name']}{'' if name == 'base' else f' [{name}]'}: plan per {answer['per']} "
+                            f"({answer['level']:.0%} joint confidence; bounds one-sided, "
+                            f"split over the targets)")
+        for col in ("period", *pools, "targets", f"staff cost ({v['cost_basis']})", "replications"):
+            table.add_column(col, justify="right" if col not in ("period", "targets") else "left")
+        for row in v["periods"]:
+            met = "met" if row["status"] == "optimum" else row["status"]
+            lines = [met] + [f"{j['target']}: mean {_fmt(j['mean'])}, bound {_fmt(j['bound'])}"
+                             f"{'' if j['verdict'] == 'pass' else ' (' + j['verdict'] + ')'}" for j in row["targets"]]
+            table.add_row(row["period"], *[str(row["headcount"][p]) for p in pools], "\n".join(lines),
+                          f"{row['cost']:,.0f}", str(row["n"]))
+        out.print(table)
+        if v["periods_missed"]:
+            say(f"{name}: targets missed in {', '.join(v['periods_missed'])} (the plan takes the most the "
+                "limits allow there; see the table)")
+        say(f"schedule block: {results / answer['name'] / v['schedule_yaml']}")
+    say(f"results: {results / answer['name'] / 'plan.json'} ({answer['elapsed_s']:g} s)")
 
 
 def _print_sensitivity(answer: dict[str, Any], results: Path) -> None:

@@ -106,6 +106,93 @@ def optimise_file(path: Path, targets: list[Target], pools: list[str], *, result
     return out
 
 
+def plan_file(path: Path, targets: list[Target], pools: list[str], per: str, *, results: Path = Path("results"),
+              overrides: Point | None = None, seed: int | None = None, workers: int = 1, dask: Any = None,
+              max_headcount: list[str] | None = None, min_headcount: list[str] | None = None,
+              max_hires: list[str] | None = None, max_leavers: list[str] | None = None,
+              headcount_before: list[str] | None = None, warmup: str | None = None, n0: int = 5, cap: int = 40,
+              level: float = 0.95, load_bound: bool = True, command: str = "") -> dict[str, Any]:
+    """A staffing plan per year or quarter (:mod:`routing_sim.optimise.plan`) of a config, or of each
+    variant of an experiment; writes plan.json and the schedule block(s) plan.yaml."""
+    import datetime as dt
+    import time
+
+    from routing_sim.experiments.tasks import kpi_names
+    from routing_sim.loader import validate_data
+    from routing_sim.optimise.plan import limits, periods, plan_search, schedule_block, schedule_yaml
+
+    began = time.monotonic()
+    name, root_seed, warmup_h, cases = load_cases(path, overrides or {}, seed)
+    if warmup is not None:
+        warmup_h = parse_duration(warmup)
+    hires, leavers = limits(max_hires, pools, "--max-hires"), limits(max_leavers, pools, "--max-leavers")
+    before = limits(headcount_before, pools, "--headcount-before") or None
+    if before is not None and set(before) != set(pools):
+        absent = ", ".join(p for p in pools if p not in before)
+        raise ConfigError([Problem("<command line>", (), f"--headcount-before: give every chosen pool (missing: {absent})")])
+    store = Store(safe_child(results, name, CACHE)).open()
+    out: dict[str, Any] = {"file": str(path), "name": name, "seed": root_seed, "per": per, "warmup_h": warmup_h,
+                           "overrides": overrides or {}, "targets": [str(t) for t in targets], "pools": pools,
+                           "max_hires": hires, "max_leavers": leavers, "headcount_before": before,
+                           "replications": {"min": n0, "cap": cap}, "level": level, "command": command,
+                           "date": dt.date.today().isoformat(), "variants": {}, "environment": environment_info()}
+    folder = safe_child(results, name)
+    with executor_for(workers, dask) as executor:
+        for variant, data in cases:
+            source = f"{path} [{variant}]" if variant != "base" else str(path)
+            cfg = validate_data(data, source=source)
+            split = headcount_paths(cfg)
+            for p in pools:
+                raw = (data.get("pools") or {}).get(p)
+                if isinstance(raw, dict) and raw.get("by") is not None or p in split:
+                    whole = p if p not in split else split[p].split(".")[1]
+                    raise ConfigError([Problem(source, ("pools", whole), (
+                        f"--pools {p}: a plan sets the headcount of ordinary pools only, and {whole!r} is split by "
+                        f"{cfg.splits[whole].by!r}; leave it out of --pools (its headcounts stay as configured)"))])
+                if p not in cfg.pools:
+                    known_pools = ", ".join(q for q in cfg.pools if q not in split)
+                    raise ConfigError([Problem(source, ("pools",), f"no pool {p!r} (pools: {known_pools})")])
+            known = kpi_names(cfg)
+            missing = [t.kpi for t in targets if t.kpi not in known]
+            if missing:
+                raise ConfigError([Problem("<command line>", (), f"--target: unknown KPI {missing[0]!r}")])
+            spans = periods(cfg.time.start, float(cfg.time.horizon), per)
+            costs = {p: float(cfg.pools[p].cost_per_fte_year) for p in pools}
+            basis = "cost_per_fte_year"
+            if not any(costs.values()):
+                costs, basis = {p: 1.0 for p in pools}, "headcount (every cost is 0)"
+            base = {p: max([cfg.pools[p].staff] + [c.staff for c in cfg.pools[p].schedule]) for p in pools}
+            result = plan_search(data, pools, targets, costs, spans, seed=root_seed, executor=executor, store=store,
+                                 least=headcount_limits(min_headcount, pools, base, 0.0, 1),
+                                 most=headcount_limits(max_headcount, pools, base, 3.0, 1), hires=hires,
+                                 leavers=leavers, before=before, warmup_h=warmup_h, level=level, n0=n0, cap=cap,
+                                 batch=max(1, workers), load_bound=load_bound)
+            block = schedule_block(pools, spans, result["plan"])
+            missed = [r["period"] for r in result["periods"] if r["status"] != "optimum"]
+            limit = "; ".join(f"{p}: at most {hires.get(p, 'any')} hired and "
+                              f"{leavers.get(p, 'any')} leaving a {per}" for p in pools)
+            header = [f"Staffing plan of {name}{'' if variant == 'base' else f' [{variant}]'} per {per}, "
+                      f"from routing-sim optimise on {out['date']}",
+                      *([f"command: {command}"] if command else []),
+                      f"targets, each period judged on its own KPIs, all holding with {level:.0%} joint confidence: "
+                      f"{'; '.join(str(t) for t in targets)}",
+                      f"replications: {n0} per candidate, doubled to at most {cap} while undecided; root seed {root_seed}",
+                      f"hiring limits: {limit}",
+                      "periods whose targets are missed within the hiring limit: "
+                      f"{', '.join(missed) if missed else 'none'}"]
+            text = schedule_yaml(block, header)
+            folder.mkdir(parents=True, exist_ok=True)
+            snippet = "plan.yaml" if variant == "base" else f"plan-{variant}.yaml"
+            (folder / snippet).write_text(text, encoding="utf-8")
+            result.update(cost_basis=basis, cost_per_unit=costs, schedule_yaml=snippet, schedule=text,
+                          periods_missed=missed)
+            out["variants"][variant] = result
+    out["elapsed_s"] = round(time.monotonic() - began, 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "plan.json", out)
+    return out
+
+
 def sensitivity_file(path: Path, kpi: str, params: list[str], *, results: Path = Path("results"),
                      overrides: Point | None = None, seed: int | None = None, workers: int = 1, dask: Any = None,
                      replications: int = 3, trajectories: int = 10, levels: int = 4, morris_seed: int = 0,

@@ -13,6 +13,12 @@ head)`` at the largest vector: below it the pool cannot keep up); a bisection pe
 other pools at their maximum (the least headcount each pool needs); then every vector of the
 remaining box in order of cost, skipping vectors at or below a failing one, until one passes.
 Only a vector that passed on its own evidence is ever returned.
+
+With a guess (a staffing plan gives the previous period's headcounts), the guess is decided
+first; when it passes it stands in for the largest vector (its runs give the load bound, and no
+pool needs more than its guess), and each pool's least headcount is found by a search that
+starts at the guess and doubles its steps away from it, then bisects: when the answer is the
+guess, one candidate per pool shows it (none when the box allows nothing lower).
 """
 
 from __future__ import annotations
@@ -105,7 +111,8 @@ class Search:
         return self.decide([vec])[0]["verdict"] == PASS
 
     def load_bounds(self, top: tuple[int, ...]) -> dict[str, int]:
-        """floor(offered load in heads) per pool, from the replications of the largest vector."""
+        """floor(offered load in heads) per pool, from the replications of a passing vector (the
+        largest, or the guess that passed)."""
         out = {}
         for p, h in zip(self.pools, top, strict=True):
             busy = interval(self.ev.values(self.point(top), f"pools.{p}.busy_hours", self.n0))["mean"]
@@ -113,25 +120,25 @@ class Search:
             out[p] = int(math.floor(busy / (duty / h) * (1 - 1e-9))) if duty > 0 and h > 0 else 0
         return out
 
-    def run(self, low: dict[str, int], high: dict[str, int], use_load_bound: bool = True) -> dict[str, Any]:
+    def run(self, low: dict[str, int], high: dict[str, int], use_load_bound: bool = True,
+            guess: dict[str, int] | None = None) -> dict[str, Any]:
         top = tuple(high[p] for p in self.pools)
-        bounds = {p: {"min": low[p], "max": high[p]} for p in self.pools}
-        if not self.passes(top):
+        bounds: dict[str, Any] = {p: {"min": low[p], "max": high[p]} for p in self.pools}
+        near = None if guess is None else tuple(min(high[p], max(low[p], guess[p])) for p in self.pools)
+        if near is not None and near != top and self.passes(near):
+            passing = near  # every vector at or above it passes too: it bounds each pool from above
+        elif self.passes(top):
+            passing = top
+        else:
             return self._result(None, bounds, "infeasible: the largest vector fails a target")
         if use_load_bound:
-            for p, lb in self.load_bounds(top).items():
+            for p, lb in self.load_bounds(passing).items():
                 bounds[p]["load_bound"] = lb
-                low = {**low, p: min(high[p], max(low[p], lb))}
+                low = {**low, p: min(passing[self.pools.index(p)], max(low[p], lb))}
         least = {}
         for i, p in enumerate(self.pools):  # least headcount of p with the others at their maximum
-            lo, hi = low[p] - 1, high[p]
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if self.passes(top[:i] + (mid,) + top[i + 1:]):
-                    hi = mid
-                else:
-                    lo = mid
-            least[p] = bounds[p]["least_with_others_at_max"] = hi
+            start = None if near is None else near[i]
+            least[p] = bounds[p]["least_with_others_at_max"] = self._least(top, i, low[p] - 1, passing[i], start)
         axes = [range(least[p], high[p] + 1) for p in self.pools]
         size = math.prod(len(a) for a in axes)
         if size > MAX_BOX:
@@ -150,6 +157,39 @@ class Search:
             if found is not None:
                 return self._result(found, bounds, "optimum")
         return self._result(None, bounds, "no vector passed (should not happen: the largest one did)")
+
+    def _least(self, top: tuple[int, ...], i: int, fail: int, ok: int, start: int | None) -> int:
+        """The least headcount of pool ``i`` (the others at ``top``) above ``fail`` and at most ``ok``,
+        which passes: from ``start`` outwards in doubling steps when given, then by bisection."""
+        def passes(h: int) -> bool:
+            return self.passes(top[:i] + (h,) + top[i + 1:])
+
+        if start is not None and fail < start < ok:
+            if passes(start):
+                ok = start
+            else:
+                fail = start
+        if start is not None:
+            step = 1
+            if ok == start:  # downwards: start passed (or is the most allowed)
+                while ok - step > fail:
+                    if not passes(ok - step):
+                        fail = ok - step
+                        break
+                    ok, step = ok - step, 2 * step
+            else:  # upwards: start failed
+                while fail + step < ok:
+                    if passes(fail + step):
+                        ok = fail + step
+                        break
+                    fail, step = fail + step, 2 * step
+        while ok - fail > 1:
+            mid = (fail + ok) // 2
+            if passes(mid):
+                ok = mid
+            else:
+                fail = mid
+        return ok
 
     def _dominated(self, vec: tuple[int, ...]) -> bool:
         return any(e["verdict"] == FAIL and all(a <= b for a, b in zip(vec, key, strict=True))
