@@ -77,8 +77,12 @@ def test_chromium_shows_the_kpi_table_and_every_figure_without_console_errors(br
         width = browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image)
         assert width and width > 300, name
         assert image.size["width"] > 300, name
-    headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "section > h2")]
+    headings = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "section > h2, section > details > summary > h2")]
     assert "STRESS-DES checklist" in headings and "Assumptions" in headings
+    stress = browser.find_element(By.ID, "stress-table")  # folded under its heading until the reader opens it
+    assert not stress.is_displayed()
+    browser.find_element(By.CSS_SELECTOR, "#stress > details > summary").click()
+    assert stress.is_displayed()
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
     assert errors == []
     height = browser.execute_script("return document.documentElement.scrollHeight")

@@ -76,3 +76,63 @@ def _service_text(service: dict) -> str:
         default = f", otherwise {_service_text(service['default'])}" if service.get("default") else ""
         return f"by {service.get('by')}: {cases}{default}"
     return " ".join(f"{k}={v}" for k, v in service.items())
+
+
+def graph(cfg: ProcessConfig) -> tuple[list[str], dict[str, str], list[tuple[str, str, bool]]]:
+    """Nodes (sources, stages, outcomes; a split pool's copies of a stage drawn as that one stage),
+    their kind (``source``, ``staffed``, ``delay``, ``outcome``) and the edges ``(from, to, spawn)``."""
+    original = {c: stage for sp in cfg.splits.values() for stage, copies in sp.stages.items() for c in copies.values()}
+
+    def node(name: str) -> str:
+        return original.get(name, name)
+
+    kinds: dict[str, str] = {}
+    edges: set[tuple[str, str, bool]] = set()
+    for name, src in cfg.sources.items():
+        kinds[f"source {name}"] = "source"
+        edges.add((f"source {name}", node(src.to), False))
+    for name, stage in cfg.stages.items():
+        kinds[node(name)] = "staffed" if stage.pool else "delay"
+        for route in stage.next:
+            for dst in ([route.to] if isinstance(route.to, str) else list(route.to)):
+                edges.add((node(name), node(dst), False))
+        for spawn in stage.spawn:
+            edges.add((node(name), node(spawn.to), True))
+    for name in cfg.outcomes:
+        kinds[name] = "outcome"
+    order = list(kinds)
+    return order, kinds, sorted(e for e in edges if e[0] != e[1])
+
+
+def layers(order: list[str], edges: list[tuple[str, str, bool]]) -> dict[str, int]:
+    """Each node's column: the longest path to it from a source, after dropping the edges that close
+    a cycle (found by a depth-first search in config order)."""
+    out: dict[str, list[str]] = {n: [] for n in order}
+    for a, b, _ in edges:
+        out[a].append(b)
+    state: dict[str, int] = {}
+    forward: list[tuple[str, str]] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        for m in out[n]:
+            if state.get(m) == 1:
+                continue  # a back edge: a loop (e.g. back to intake)
+            forward.append((n, m))
+            if m not in state:
+                visit(m)
+        state[n] = 2
+
+    for n in order:
+        if n not in state:
+            visit(n)
+    depth = {n: 0 for n in order}
+    for _ in order:  # relax: at most one pass per node on an acyclic graph
+        changed = False
+        for a, b in forward:
+            if depth[b] < depth[a] + 1:
+                depth[b] = depth[a] + 1
+                changed = True
+        if not changed:
+            break
+    return depth

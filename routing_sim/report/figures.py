@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from routing_sim.model.process import Deadline
-from routing_sim.report import measures
+from routing_sim.report import diagram, measures
 from routing_sim.report.study import Study, Variant
 from routing_sim.stats import t_interval
 
@@ -187,6 +187,59 @@ def budget_figure(study: Study) -> tuple[Figure, str] | None:
     caption = (f"Staff cost per calendar year of {study.baseline}, stacked by pool (headcount and schedule x cost "
                "per FTE-year; a partial year counts its days)" +
                (", against the budget's staff share for the same days. " if budgeted else ". "))
+    return fig, caption
+
+
+def process_figure(study: Study) -> tuple[Figure, str]:
+    """The process as a picture, top to bottom: each node in the row of its longest path from a source,
+    ordered within the row by where its arrows come from; staffed stages filled, delays outlined,
+    spawns dashed."""
+    from matplotlib.patches import FancyArrowPatch
+
+    cfg = study.base.cfg
+    order, kinds, edges = diagram.graph(cfg)
+    depth = diagram.layers(order, edges)
+    layers: dict[int, list[str]] = {}
+    for n in order:
+        layers.setdefault(depth[n], []).append(n)
+    preds: dict[str, list[str]] = {n: [] for n in order}
+    for a, b, _ in edges:
+        if depth[a] < depth[b]:
+            preds[b].append(a)
+    width = max(len(names) for names in layers.values())
+    nrows = max(layers) + 1
+    fig = Figure(figsize=(WIDTH, 0.55 * nrows + 0.4))
+    ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))
+    ax.set_axis_off()
+    pos: dict[str, tuple[float, float]] = {}
+    for row in range(nrows):  # top to bottom; within a row, ordered by where the arrows come from
+        names = layers.get(row, [])
+        key = {n: (sum(pos[p][0] for p in preds[n]) / len(preds[n]) if preds[n] else -1.0) for n in names}
+        names = sorted(names, key=lambda n: key[n])
+        for i, n in enumerate(names):
+            pos[n] = ((i + 0.5) / len(names) if len(names) < width else (i + 0.5) / width, 1 - (row + 0.5) / nrows)
+    style = {"source": dict(boxstyle="round,pad=0.25", fc="#fff4e6", ec="#d4651a"),
+             "staffed": dict(boxstyle="square,pad=0.25", fc="#dce8f6", ec="#1f5fa8"),
+             "delay": dict(boxstyle="square,pad=0.25", fc="white", ec="#5b6475"),
+             "outcome": dict(boxstyle="round,pad=0.25", fc="#eef6ee", ec="#2e8b57")}
+    for a, b, spawn in edges:
+        ax.add_patch(FancyArrowPatch(pos[a], pos[b], arrowstyle="-|>", mutation_scale=6, lw=0.5,
+                                     color="#8e44ad" if spawn else "#9aa3b2", linestyle="--" if spawn else "-",
+                                     shrinkA=14, shrinkB=14, zorder=1))
+    pools = {name: st.pool for name, st in cfg.stages.items()}
+    split_of = {stage: split for split, sp in cfg.splits.items() for stage in sp.stages}
+    for n in order:
+        label = n.replace("source ", "")
+        if kinds[n] == "staffed":
+            pool = f"{split_of[n]} (split)" if n in split_of else pools.get(n)
+            label += f"\n[{pool}]"
+        ax.text(*pos[n], label, ha="center", va="center", fontsize=6, bbox=style[kinds[n]], zorder=2)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    caption = ("The process as the config declares it, top to bottom: sources (orange), staffed stages (blue, with "
+               "their pool), delays without staff (outlined), outcomes (green); solid arrows route an entity, dashed "
+               "purple arrows spawn a linked one. A stage a split pool copied is drawn once. Loops back (an "
+               "incomplete report returning to intake) point upwards. ")
     return fig, caption
 
 
@@ -448,6 +501,7 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
             add("compliance", "Deadline compliance per variant", compliance_figure(study, compliance_rows))
         for split in study.base.cfg.splits:  # from the KPIs: experiment records draw it too
             add(f"pressure_{split}", f"The pools of {split} under most pressure", pressure_figure(study, split))
+        add("process", "The process", process_figure(study))  # from the config alone
         curve = staffing_curve_figure(study)
         if curve is not None:
             add("staffing_curve", "The staffing curve: targets and cost against the swept value", curve)

@@ -62,7 +62,7 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
         *[(id, title, html) for id, title, html in (
             ("optimise", "Optimisation", optimisation.optimisation(study.folder)),
             ("sensitivity", "Sensitivity", optimisation.sensitivity(study.folder))) if html],
-        ("process", "Process", process(study)),
+        ("process", "Process", process(study, figs.get("process", ""))),
         ("assumptions", "Assumptions", assumptions(parameters, config_notes)),
         ("stress", "STRESS-DES", section("stress", "STRESS-DES checklist", para(
             "Reporting checklist for discrete-event simulation studies (Monks et al. 2018), filled from the "
@@ -322,12 +322,12 @@ def _balanced(c: dict) -> bool:
     return c.get("created") == accounted == c.get("rows", accounted)
 
 
-def process(study: Study) -> str:
+def process(study: Study, figure: str = "") -> str:
     cfg = study.base.cfg
-    return section("process", "Process diagram and logic",
-                   para("The process as the config declares it, in Mermaid flowchart syntax (paste it into any "
-                        "Mermaid viewer to draw it). Dotted edges are spawns of linked entities.", "note"),
-                   f'<pre id="process-diagram">{esc(diagram.mermaid(cfg))}</pre>',
+    return section("process", "Process diagram and logic", figure,
+                   "<details><summary>The same process as Mermaid flowchart text (for a Mermaid viewer; dotted "
+                   "edges are spawns of linked entities)</summary>"
+                   f'<pre id="process-diagram">{esc(diagram.mermaid(cfg))}</pre></details>',
                    "<h3>Process logic</h3>",
                    table(("stage", "pool", "service time", "queue order", "next"), diagram.stage_rows(cfg),
                          id="process-table"))
