@@ -21,6 +21,7 @@ from routing_sim.model.checks import check_process
 from routing_sim.report import write_report
 from routing_sim.report.study import drop_nulls
 from routing_sim.runfolder import config_hash, resolved_config
+from tests.test_bad_input import mutate
 from tests.test_executors import same
 
 SPLIT: dict[str, Any] = {
@@ -66,18 +67,10 @@ SPLIT: dict[str, Any] = {
 
 
 def split(**changes: Any) -> dict[str, Any]:
+    """The split config with ``changes`` (keyword paths with ``__`` for the dots; KeyError deletes)."""
     data = copy.deepcopy(SPLIT)
     for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        node = data
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if value is KeyError:
-            del node[last]
-        elif isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        mutate(data, dotted.replace("__", "."), value)
     return data
 
 
