@@ -27,7 +27,7 @@ from routing_sim.report.comments import assumptions, split_comment
 from routing_sim.report.html import SECTIONS
 from tests.reporting import eu_short, run, small
 
-FIGURES = ("compliance", "pressure_national_authorities", "process", "backlog", "time_to_target", "databases", "utilisation",
+FIGURES = ("compliance", "time_by_stage", "pressure_national_authorities", "process", "backlog", "time_to_target", "databases", "utilisation",
            "staffing")
 STRESS_ITEMS = ("1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5.1", "2.5.2", "2.5.3", "2.5.4", "2.5.5",
                 "3.1", "3.2", "3.3", "3.4", "4.1", "4.2", "4.3", "5.1", "5.2", "5.3", "5.4", "6.1")

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from routing_sim.codes import Codes
+from routing_sim.kpis.breakdown import time_by_stage
 from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.deadlines import deadlines_kpis
 from routing_sim.kpis.money import HOURS_PER_YEAR, cost_kpis, fte_years, pool_kpis
@@ -60,6 +61,8 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
     horizon = summary.horizon
     entity_figures = EntityFigures(cfg, codes, summary)
     deadlines = deadlines_kpis(cfg, codes, entities, horizon, also=entity_figures)  # one read serves both
+    for name, stages in time_by_stage(cfg, codes, visits, entities).items():
+        deadlines[name]["time_by_stage"] = stages
     return {
         "run": {
             "horizon_h": horizon,

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from routing_sim.model.process import Deadline
-from routing_sim.report import diagram, measures
+from routing_sim.report import diagram, kpitables, measures
 from routing_sim.report.study import Study, Variant
 from routing_sim.stats import t_interval
 
@@ -160,6 +160,53 @@ def database_figure(study: Study) -> tuple[Figure, str]:
     caption = ("Databases grown by the process itself: the items in use (published) and the share of new "
                "arrivals they drive, sampled every " f"{cfg.time.timeseries_step}. ")
     return fig, caption + _fan_note(variants)
+
+
+def time_by_stage_figure(study: Study) -> tuple[Figure, str] | None:
+    """For each targeted deadline, its mean time split into the stages it is spent at (waiting
+    lighter, in service darker), in the baseline (mean over its replications)."""
+    runs = study.base.runs
+    names = [n for n, d in study.base.cfg.deadlines.items() if d.share is not None
+             and any(n in r.nested.get("deadlines", {}) and "time_by_stage" in r.nested["deadlines"][n] for r in runs)]
+    if not names:
+        return None
+    parts: dict[str, dict[str, tuple[float, float]]] = {}
+    for n in names:
+        got = [r.nested["deadlines"][n].get("time_by_stage", {}) for r in runs]
+        stages = sorted({s for g in got for s in g})
+        parts[n] = {s: (float(np.mean([g.get(s, {}).get("wait_h", 0.0) for g in got])),
+                        float(np.mean([g.get(s, {}).get("service_h", 0.0) for g in got]))) for s in stages}
+    fig = Figure(figsize=(WIDTH, 0.5 * len(names) + 0.9))
+    fig.subplots_adjust(left=2.6 / WIDTH, right=1 - 0.15 / WIDTH, bottom=0.55 / (0.5 * len(names) + 0.9),
+                        top=1 - 0.15 / (0.5 * len(names) + 0.9))
+    ax = fig.add_subplot()
+    colour_of: dict[str, Any] = {}
+    for row, n in enumerate(names):
+        total = sum(w + sv for w, sv in parts[n].values())
+        left = 0.0
+        for stage, (w, sv) in sorted(parts[n].items(), key=lambda item: -(item[1][0] + item[1][1])):
+            colour = colour_of.setdefault(stage, matplotlib.colormaps["tab20"](len(colour_of) % 20))
+            for value, alpha, hatch in ((w, 0.35, "//"), (sv, 0.9, "")):
+                if value > 0 and total > 0:
+                    ax.barh([row], [value / total], left=left, color=colour, alpha=alpha, hatch=hatch,
+                            edgecolor="white", linewidth=0.3, height=0.62)
+                    left += value / total
+            if total > 0 and (w + sv) / total > 0.12:
+                ax.text(left - (w + sv) / total / 2, row, stage, ha="center", va="center", fontsize=6.5)
+    d_of = study.base.cfg.deadlines
+    ax.set_yticks(range(len(names)),
+                  [f"{n}\n(mean {kpitables.fmt_hours(sum(w + sv for w, sv in parts[n].values()))}, target {d_of[n].within})"
+                   for n in names], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("share of the deadline's mean time")
+    ax.grid(axis="y", visible=False)
+    caption = (f"Where the time goes in {study.baseline}: the mean time of each deadline with a target (in its "
+               "label), split into the stages it is spent at, waiting (hatched, lighter) and in service (solid), as "
+               "shares of that mean; a stage's colour is the same in every bar, and stages under 12 % are not named. For a deadline from the origin, before_creation is the time before the "
+               "entity existed (a notice's report being reviewed and forwarded). ")
+    return fig, caption
 
 
 def budget_figure(study: Study) -> tuple[Figure, str] | None:
@@ -501,6 +548,9 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
             add("compliance", "Deadline compliance per variant", compliance_figure(study, compliance_rows))
         for split in study.base.cfg.splits:  # from the KPIs: experiment records draw it too
             add(f"pressure_{split}", f"The pools of {split} under most pressure", pressure_figure(study, split))
+        spent = time_by_stage_figure(study)
+        if spent is not None:
+            add("time_by_stage", "Where the time goes", spent)
         add("process", "The process", process_figure(study))  # from the config alone
         curve = staffing_curve_figure(study)
         if curve is not None:

@@ -39,7 +39,7 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
         ("configs", "Configs", configs(study)),
         ("kpis", "Headline KPIs", kpis(study, rows)),
         ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
-                                           deadline_table(study))),
+                                           figs.get("time_by_stage", ""), deadline_table(study))),
         ("backlog", "Backlog", section("backlog", "Backlog per stage over time", figs.get("backlog", missing))),
         ("time-to-target", "Time to target",
          section("time-to-target", by_name["time_to_target"].title if "time_to_target" in by_name else
