@@ -66,3 +66,23 @@ def test_each_part_is_the_visits_time_inside_the_window(eu_run):
         assert p["service_h"] == pytest.approx(service[stage] / n, rel=1e-9, abs=1e-12), stage
     assert set(parts) == {s for s in wait if wait[s] + service[s] > 0}
     assert np.isclose(sum(wait.values()) + sum(service.values()), n * eu_run.kpis["deadlines"]["forwarded_within_24h"]["mean_h"])
+
+
+def test_a_large_run_uses_a_fixed_subset_whose_parts_still_add_up(eu_run, monkeypatch):
+    """Beyond the budget of windows, one entity in ``stride`` (by its mixed id) is used: the same
+    subset whatever the run, and the parts add up to the subset's own mean time."""
+    from routing_sim.kpis import breakdown
+    from routing_sim.kpis.columns import Columns
+
+    monkeypatch.setattr(breakdown, "BUDGET", 50_000)
+    reached = {n: d["n"] for n, d in eu_run.kpis["deadlines"].items()}
+    parts, stride = breakdown.time_by_stage(eu_run.cfg, eu_run.codes, Columns.of_table(eu_run.visits),
+                                            Columns.of_table(eu_run.entities), reached)
+    assert stride > 1
+    full = eu_run.kpis["deadlines"]["forwarded_within_24h"]["time_by_stage"]
+    part = parts["forwarded_within_24h"]
+    assert set(part) <= set(full) and part != full
+    ids = eu_run.entities.column("entity").to_numpy()
+    kept = breakdown.sampled(ids, stride)
+    assert 0.5 / stride < kept.mean() < 2.0 / stride
+    assert np.array_equal(breakdown.sampled(ids[::-1], stride), kept[::-1])  # by id alone

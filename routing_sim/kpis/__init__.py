@@ -61,8 +61,12 @@ def kpis_from_columns(cfg: ProcessConfig, codes: Codes, summary: SimulationSumma
     horizon = summary.horizon
     entity_figures = EntityFigures(cfg, codes, summary)
     deadlines = deadlines_kpis(cfg, codes, entities, horizon, also=entity_figures)  # one read serves both
-    for name, stages in time_by_stage(cfg, codes, visits, entities).items():
+    reached = {name: int(d.get("n", 0) or 0) for name, d in deadlines.items() if isinstance(d, dict)}
+    parts, stride = time_by_stage(cfg, codes, visits, entities, reached)
+    for name, stages in parts.items():
         deadlines[name]["time_by_stage"] = stages
+        if stride > 1:  # a fixed subset of the entities: one in ``stride``
+            deadlines[name]["time_by_stage_one_in"] = stride
     return {
         "run": {
             "horizon_h": horizon,

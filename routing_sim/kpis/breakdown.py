@@ -9,11 +9,14 @@ enters), so the stages' means add up to the deadline's mean time, a check the te
 deadline from ``origin``, the time before the entity existed is one more part, ``before_creation``.
 A split pool's copies of a stage count as that stage. The
 visits are matched to their entities by id (sorted ids and a binary search), one read of each
-table; memory is one id array per kind and two float32 arrays per deadline.
+table; memory is an id and two times per (entity, deadline), at most :data:`BUDGET` of them: a
+larger run (the global year) uses a fixed subset of its entities and says so
+(``deadlines.<name>.time_by_stage_one_in``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,12 +26,32 @@ from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.tallies import select, selection_columns
 from routing_sim.model.process import ProcessConfig, point_column
 
+BUDGET = 5_000_000
+"""Windows (entity, deadline) held at most, 24 bytes each: beyond, a fixed subset of the entities is
+used (those whose mixed id is 0 modulo a stride), the same subset in every run and variant."""
 
-def time_by_stage(cfg: ProcessConfig, codes: Codes, visits: Columns, entities: Columns) -> dict[str, Any]:
-    """``{deadline: {stage: {"wait_h": mean, "service_h": mean}}}`` for the deadlines with a share."""
+
+def stride_for(windows: int) -> int:
+    return max(1, math.ceil(windows / BUDGET))
+
+
+def sampled(ids: np.ndarray, stride: int) -> np.ndarray:
+    """Which ids belong to the subset kept with ``stride`` (all of them with stride 1)."""
+    if stride == 1:
+        return np.ones(ids.size, dtype=bool)
+    mixed = (ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+    return mixed % np.uint64(stride) == 0
+
+
+def time_by_stage(cfg: ProcessConfig, codes: Codes, visits: Columns, entities: Columns,
+                  reached: dict[str, int] | None = None) -> tuple[dict[str, Any], int]:
+    """``{deadline: {stage: {"wait_h": mean, "service_h": mean}}}`` for the deadlines with a share, and
+    the stride of the subset of entities used (1: all); ``reached`` (deadline -> entities that reached
+    both points) sets the stride."""
     chosen = {name: d for name, d in cfg.deadlines.items() if d.share is not None}
     if not chosen:
-        return {}
+        return {}, 1
+    stride = stride_for(sum((reached or {}).values()))
     columns = {"entity", "kind", "created", *selection_columns([d.when for d in chosen.values()])}
     columns |= {point_column(p) for d in chosen.values() for p in (d.start, d.end)}
     ids: dict[str, list[np.ndarray]] = {name: [] for name in chosen}
@@ -38,7 +61,7 @@ def time_by_stage(cfg: ProcessConfig, codes: Codes, visits: Columns, entities: C
     for e in entities.chunks(sorted(columns & set(entities.names))):
         for name, d in chosen.items():
             start, end = e[point_column(d.start)], e[point_column(d.end)]
-            keep = select(codes, e, d.kind, d.when) & ~np.isnan(start) & ~np.isnan(end)
+            keep = select(codes, e, d.kind, d.when) & ~np.isnan(start) & ~np.isnan(end) & sampled(e["entity"], stride)
             ids[name].append(e["entity"][keep])
             lo[name].append(start[keep])
             hi[name].append(end[keep])
@@ -83,7 +106,7 @@ def time_by_stage(cfg: ProcessConfig, codes: Codes, visits: Columns, entities: C
                 row["wait_h"] += float(wait[name][s] / n)
                 row["service_h"] += float(service[name][s] / n)
         out[name] = stages
-    return out
+    return out, stride
 
 
 BEFORE = "before_creation"

@@ -206,6 +206,9 @@ def time_by_stage_figure(study: Study) -> tuple[Figure, str] | None:
                "label), split into the stages it is spent at, waiting (hatched, lighter) and in service (solid), as "
                "shares of that mean; a stage's colour is the same in every bar, and stages under 12 % are not named. For a deadline from the origin, before_creation is the time before the "
                "entity existed (a notice's report being reviewed and forwarded). ")
+    one_in = max((int(r.nested["deadlines"][n].get("time_by_stage_one_in", 1)) for r in runs for n in names), default=1)
+    if one_in > 1:
+        caption += f"Computed on a fixed subset of the entities, one in {one_in} (the run is too large to hold all). "
     return fig, caption
 
 
