@@ -166,3 +166,21 @@ def test_sobol_indices_rank_the_inputs_and_give_nothing_to_a_parameter_without_e
     assert (folder / "sobol.png").read_bytes()[:4] == b"\x89PNG"
     html = report_section(folder)
     assert 'id="sobol-table"' in html and 'id="fig-sobol"' in html
+
+
+def test_a_two_way_split_varied_alone_keeps_summing_to_one() -> None:
+    """A relevance share as a sensitivity parameter: varying ``p.forward`` of a two-way decision sets
+    ``p.unfounded`` to its complement; a three-way split is left alone (validation then decides)."""
+    from routing_sim.optimise.evaluate import complement
+
+    data = {"stages": {"review": {"decide": [{"set": "decision", "cases": [
+        {"when": {"truth": "abuse"}, "p": {"forward": 0.98, "unfounded": 0.02}},
+        {"p": {"forward": 0.3, "unfounded": 0.7}}]}]}},
+        "kinds": {"report": {"attributes": {"kind": {"p": {"a": 0.5, "b": 0.3, "c": 0.2}}}}}}
+    data["stages"]["review"]["decide"][0]["cases"][1]["p"]["forward"] = 0.15
+    complement(data, "stages.review.decide.0.cases.1.p.forward", 0.15)
+    assert data["stages"]["review"]["decide"][0]["cases"][1]["p"] == {"forward": 0.15, "unfounded": 0.85}
+    assert data["stages"]["review"]["decide"][0]["cases"][0]["p"] == {"forward": 0.98, "unfounded": 0.02}
+    complement(data, "kinds.report.attributes.kind.p.a", 0.6)
+    assert data["kinds"]["report"]["attributes"]["kind"]["p"] == {"a": 0.5, "b": 0.3, "c": 0.2}
+    complement(data, "stages.nowhere.p.x", 0.2)  # a path that does not exist: nothing happens

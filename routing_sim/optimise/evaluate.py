@@ -43,6 +43,7 @@ class Evaluator:
             where = _Where("<override>", {})
             for dotted, value in point.items():
                 apply_override(data, dotted, value, where, (dotted,))
+                complement(data, dotted, value)
             cfg = validate_data(data, source=f"<{ident}>")
             self._variants[ident] = (data, cfg, config_hash(resolved_config(cfg, self.seed)))
         return self._variants[ident]
@@ -83,6 +84,23 @@ class Evaluator:
 
     def mean(self, point: Point, kpi: str, n: int) -> float:
         return float(interval(self.values(point, kpi, n))["mean"])
+
+
+def complement(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """A probability of a two-way split (``...p.forward`` beside ``...p.unfounded``) varied alone: the
+    other one follows as ``1 - value``, so the split still sums to one (a relevance share can be a
+    sensitivity parameter). Splits of three or more values are left as they are."""
+    parts = dotted.split(".")
+    if len(parts) < 2 or parts[-2] != "p" or not isinstance(value, int | float):
+        return
+    node: Any = data
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict) and len(node) == 2:
+        other = next(k for k in node if str(k) != parts[-1])
+        node[other] = round(1.0 - float(value), 12)
 
 
 def parse_value(text: str) -> Any:
