@@ -10,18 +10,26 @@ has passed by the horizon.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from routing_sim.codes import Codes
 from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.percentiles import Groups, describe_all
-from routing_sim.kpis.tallies import EntityFigures, select, selection_columns
+from routing_sim.kpis.tallies import select, selection_columns
 from routing_sim.model.process import Deadline, ProcessConfig, point_column
 
 FIGURES = ("within", "pending_overdue", "pending_not_yet_due", "reached")
+
+
+class EntityConsumer(Protocol):
+    """Something that reads the entity rows in the deadlines' pass: the columns it needs, and each chunk."""
+
+    columns: set[str]
+
+    def add(self, e: dict[str, np.ndarray]) -> None: ...
 
 
 def _point(e: dict[str, np.ndarray], point: str) -> np.ndarray:
@@ -80,14 +88,16 @@ class Path:
 
 
 def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon: float,
-                   also: EntityFigures | None = None) -> dict[str, Any]:
+                   also: Sequence[EntityConsumer] = ()) -> dict[str, Any]:
     """Share of entities that reach ``end`` within the target after ``start``, with percentiles of
-    the time taken, for each deadline as a whole and by its breakdown. ``also`` gets every chunk of
-    the first pass (which then reads its columns too): one read of the table serves both."""
+    the time taken, for each deadline as a whole and by its breakdown. Each of ``also`` gets every
+    chunk of the first pass (which then reads its columns too): one read of the table serves all."""
+    wanted = set().union(*(a.columns for a in also)) if also else set()
     if not cfg.deadlines:
-        if also is not None:
-            for chunk in entities.chunks(sorted(also.columns)):
-                also.add(chunk)
+        if also:
+            for chunk in entities.chunks(sorted(wanted)):
+                for consumer in also:
+                    consumer.add(chunk)
         return {}
     paths: dict[tuple, Path] = {}
     for d in cfg.deadlines.values():
@@ -102,7 +112,7 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
     deadlines = [(name, d, paths[Path.signature(d)], float(d.within)) for name, d in cfg.deadlines.items()]
     figures = [np.zeros((path.keys(tuple(d.by)), len(FIGURES)), dtype=np.int64) for _, d, path, _ in deadlines]
     columns = sorted(set().union(*(path.columns() for path in paths.values())))
-    first_columns = sorted(set(columns) | (also.columns if also is not None else set()))
+    first_columns = sorted(set(columns) | wanted)
 
     def elapsed(chunk: dict[str, np.ndarray]) -> Iterator[tuple[Path, dict, np.ndarray, np.ndarray]]:
         for path in paths.values():
@@ -123,8 +133,8 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
 
     def first_pass() -> Iterator[dict[str, np.ndarray]]:
         for chunk in entities.chunks(first_columns):
-            if also is not None:
-                also.add(chunk)
+            for consumer in also:
+                consumer.add(chunk)
             for path, rows, done, gap in elapsed(chunk):
                 pending = ~done & rows["open"]
                 for i, (_, d, p, target) in enumerate(deadlines):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from routing_sim.codes import Codes
+from routing_sim.kpis.breakdown import StageTimes
 from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.percentiles import Groups, describe_all
 
@@ -24,12 +25,16 @@ def measures(v: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return stage_measures(*(np.ascontiguousarray(v[name]) for name in COLUMNS))
 
 
-def stage_kpis(codes: Codes, visits: Columns, horizon: float, timeseries: Columns) -> dict[str, Any]:
+def stage_kpis(codes: Codes, visits: Columns, horizon: float, timeseries: Columns,
+               also: StageTimes | None = None) -> dict[str, Any]:
+    """Per stage; ``also`` gets every chunk of the first pass (which then reads its columns too)."""
     n = len(codes.stages)
     entered, completed, queued = (np.zeros(n, dtype=np.int64) for _ in range(3))
     inside_h: list[np.ndarray] = []
     groups = Groups(3 * n)
-    for v in visits.chunks(COLUMNS):
+    for v in visits.chunks(COLUMNS + list(also.visit_columns) if also else COLUMNS):
+        if also:
+            also.add_visits(v)
         stage = v["stage"].astype(np.int64)
         done = ~np.isnan(v["end"])
         entered += np.bincount(stage, minlength=n)
