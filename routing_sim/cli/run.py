@@ -263,6 +263,16 @@ SPLIT_SHOWN = 3
 """Of a split pool's copies, the headline shows this many (the most utilised, the longest backlogs)."""
 
 
+def _most(values: dict[str, float], group: dict[str, str]) -> set[str]:
+    """Every name outside a group, and of each group (a split pool's copies) the SPLIT_SHOWN with the
+    largest values."""
+    out = {name for name in values if name not in group}
+    for g in set(group.values()):
+        members = sorted((name for name in values if group.get(name) == g), key=lambda name: -values[name])
+        out.update(members[:SPLIT_SHOWN])
+    return out
+
+
 def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
     table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
     table.add_column("KPI", overflow="fold")
@@ -277,10 +287,9 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
     # a split pool's copies (27 member states) would fill the screen: the SPLIT_SHOWN most utilised, then a summary
     copies = {p: split for split, sp in cfg.splits.items() for p in sp.pools.values()}
     copy_stages = {c: split for split, sp in cfg.splits.items() for cs in sp.stages.values() for c in cs.values()}
-    shown = {n for split in cfg.splits for n in sorted(
-        (p for p in kpis["pools"] if copies.get(p) == split), key=lambda p: -kpis["pools"][p]["utilisation"])[:SPLIT_SHOWN]}
+    shown = _most({name: p["utilisation"] for name, p in kpis["pools"].items()}, copies)
     for name, p in kpis["pools"].items():
-        if name in copies and name not in shown:
+        if name not in shown:
             continue
         target = target_of(f"pools.{name}.utilisation", flat)
         table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}",
@@ -291,11 +300,10 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
             table.add_row(f"utilisation, the other {len(rest)} pools of {split}",
                           f"{min(r['utilisation'] for r in rest):.1%} to {max(r['utilisation'] for r in rest):.1%}")
     backlogs = {name: s["backlog_end"]["queued"] for name, s in kpis["stages"].items() if s["backlog_end"]["queued"]}
+    longest = _most(backlogs, copy_stages)
     for name, queued in backlogs.items():
-        if name in copy_stages and queued < sorted((q for n, q in backlogs.items() if copy_stages.get(n) == copy_stages[name]),
-                                                   reverse=True)[:SPLIT_SHOWN][-1]:
-            continue
-        table.add_row(f"backlog at end: {name}", f"{queued:,} waiting")
+        if name in longest:
+            table.add_row(f"backlog at end: {name}", f"{queued:,} waiting")
     for name, n in kpis["tallies"].items():
         table.add_row(name, _tally_text(n))
     cost = kpis["cost"]
