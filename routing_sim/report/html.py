@@ -103,6 +103,8 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
     """The targets' verdicts in sentences, variant by variant, and the pool that binds in each:
     what the reader asks first (after the experiment's own questions, where it asks some)."""
     rows = [r for r in rows if r.verdicts]
+    copy_rows = {p: kpitables.kpi_row(study, f"pools.{p}.utilisation", p, "share")  # once, for every variant
+                 for p in {p for v in study.variants for sp in v.cfg.splits.values() for p in sp.pools.values()}}
     items = []
     for v in study.variants[:6]:
         said = []
@@ -115,7 +117,7 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
                         f'<span class="verdict {esc(verdict or "-")}">{esc(verdict or "no data")}</span>')
         for split, sp in v.cfg.splits.items():  # a split pool's copies in one phrase: those off target by name
             judged = [(p, r.verdicts[v.name][1], r.verdicts[v.name][0]) for p in sp.pools.values()
-                      for r in [kpitables.kpi_row(study, f"pools.{p}.utilisation", p, "share")] if v.name in r.verdicts]
+                      for r in [copy_rows.get(p)] if r is not None and v.name in r.verdicts]
             if judged:
                 off = [f"{esc(p)} {esc(verdict or 'no data')}" for p, verdict, _ in judged if verdict != "met"]
                 said.append(f"utilisation of the {len(judged)} pools of {esc(split)} against {esc(judged[0][2])}: "
