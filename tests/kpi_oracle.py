@@ -20,12 +20,14 @@ import numpy as np
 import pyarrow as pa
 
 from routing_sim.engine.build import Codes
+from routing_sim.kpis.deadlines import REACHED_GRID
 from routing_sim.kpis.money import cost_kpis, pool_kpis
 from routing_sim.kpis.points import point_times
 from routing_sim.kpis.tallies import select as _select  # unchanged by the streaming
 from routing_sim.model.process import Deadline, ProcessConfig, Tally
 from routing_sim.stats import wilson_interval
 from routing_sim.summary import SimulationSummary
+from routing_sim.units import parse_duration
 
 
 def _tally(codes: Codes, ents: dict[str, np.ndarray], t: Tally) -> Any:
@@ -187,8 +189,10 @@ def deadline_kpis(d: Deadline, codes: Codes, start: np.ndarray, end: np.ndarray,
                     rest, code = divmod(rest, len(codes.values[a]) + 1)
                     parts.append(_label(codes, a, code - 1))
                 groups[",".join(reversed(parts))] = stats
+    curve = {t: _deadline_stats(rows, start, end, open_, parse_duration(t), horizon)["share_within"]
+             for t in REACHED_GRID}  # the share within each time of the grid, judged as at the target
     return {"target_h": target, "target_share": d.share, **_deadline_stats(rows, start, end, open_, target, horizon),
-            "by": groups}
+            "reached_within": curve, "by": groups}
 
 
 def _label(codes: Codes, attribute: str, code: int) -> str:

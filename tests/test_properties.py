@@ -510,3 +510,21 @@ def test_marks_are_first_visit_times_and_streamed_kpis_equal_whole_table_kpis(da
         assert np.array_equal(e[f"mark.{point}"], expected, equal_nan=True), point
     old = kpi_oracle.compute_kpis(r.cfg, r.codes, r.summary, r.visits, r.entities, r.timeseries)
     assert same_kpis(old, r.kpis) == []
+
+
+@given(process_configs())
+def test_a_deadlines_curve_rises_and_meets_its_share_at_the_target(data):
+    """``reached_within`` is a distribution: non-decreasing over the grid (more time, more reached;
+    fewer pending entities young enough to be left out), within [0, 1], and at a grid time equal to
+    a deadline's target it is that deadline's ``share_within``."""
+    from routing_sim.kpis.deadlines import GRID_H, REACHED_GRID
+
+    r = run(with_deadlines(data))
+    for name, d in r.kpis["deadlines"].items():
+        curve = np.array([d["reached_within"][t] for t in REACHED_GRID])
+        known = curve[~np.isnan(curve)]
+        assert np.all((known >= 0) & (known <= 1)), name
+        assert np.all(np.diff(known) >= -1e-12), (name, curve)
+        on_grid = np.flatnonzero(d["target_h"] == GRID_H)
+        if on_grid.size and not math.isnan(d["share_within"]):
+            assert curve[on_grid[0]] == d["share_within"], name

@@ -20,8 +20,16 @@ from routing_sim.kpis.columns import Columns
 from routing_sim.kpis.percentiles import Groups, describe_all
 from routing_sim.kpis.tallies import select, selection_columns
 from routing_sim.model.process import Deadline, ProcessConfig, point_column
+from routing_sim.units import parse_duration
 
 FIGURES = ("within", "pending_overdue", "pending_not_yet_due", "reached")
+REACHED_GRID = ("5min", "15min", "30min", "1h", "2h", "4h", "8h", "12h", "1d", "2d", "3d", "5d", "7d", "10d",
+                "14d", "21d", "30d", "45d", "60d", "90d", "180d", "365d")
+"""The times at which each deadline's curve ``reached_within`` is kept: the share of its entities
+that reached the end point within each of them, judged as ``share_within`` is judged at the target.
+A fixed grid, so the curve is a KPI like any other (averaged over replications, paired across
+variants) and needs no entity rows to draw."""
+GRID_H = np.array([parse_duration(t) for t in REACHED_GRID])
 
 
 class EntityConsumer(Protocol):
@@ -130,6 +138,8 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
             yield np.concatenate(group), np.concatenate(values)
 
     groups = Groups(size)
+    # per path, over the grid: entities reached within each time, and pending entities no older than it
+    curve = {id(path): np.zeros((2, GRID_H.size), dtype=np.int64) for path in paths.values()}
 
     def first_pass() -> Iterator[dict[str, np.ndarray]]:
         for chunk in entities.chunks(first_columns):
@@ -137,6 +147,11 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
                 consumer.add(chunk)
             for path, rows, done, gap in elapsed(chunk):
                 pending = ~done & rows["open"]
+                counts = curve[id(path)]
+                counts[0] += np.bincount(np.searchsorted(GRID_H, gap[done], side="left"),
+                                         minlength=GRID_H.size + 1)[: GRID_H.size]
+                counts[1] += np.bincount(np.searchsorted(GRID_H, horizon - rows["start"][pending], side="left"),
+                                         minlength=GRID_H.size + 1)[: GRID_H.size]
                 for i, (_, d, p, target) in enumerate(deadlines):
                     if p is not path:
                         continue
@@ -166,6 +181,32 @@ def deadlines_kpis(cfg: ProcessConfig, codes: Codes, entities: Columns, horizon:
                 row = stats(path.offset[by] + key, figures[i][key])
                 if row["n"] or row["pending_overdue"] or row["pending_not_yet_due"]:
                     breakdown[path.label(key, by)] = row
-        out[name] = {"target_h": target, "target_share": d.share, **stats(path.offset[()], figures[i].sum(axis=0)),
+        whole = figures[i].sum(axis=0)
+        out[name] = {"target_h": target, "target_share": d.share, **stats(path.offset[()], whole),
+                     "reached_within": reached_within(curve[id(path)], int(whole[3]), int(whole[1] + whole[2])),
                      "by": breakdown}
+    return out
+
+
+def reached_within(counts: np.ndarray, reached: int, pending: int) -> dict[str, float]:
+    """The curve over :data:`REACHED_GRID` from per-bin counts (row 0: reached, by the bin of their
+    time taken; row 1: pending, by the bin of their age at the horizon). At each time ``t``, the
+    entities reached within ``t`` over those reached plus those pending for longer than ``t``."""
+    within = np.cumsum(counts[0])
+    judged = reached + pending - np.cumsum(counts[1])
+    return {t: (int(w) / int(j) if j else math.nan) for t, w, j in zip(REACHED_GRID, within, judged, strict=True)}
+
+
+def headline_deadlines(cfg: ProcessConfig) -> list[str]:
+    """The deadlines worth a headline row: each target once; a deadline that only adds a breakdown
+    (by priority, by type) of a path and time already shown repeats its whole value, so it is left
+    to the detail tables."""
+    seen: set[tuple] = set()
+    out = []
+    for name, d in cfg.deadlines.items():
+        key = (*Path.signature(d), float(d.within))
+        if key in seen and d.share is None:
+            continue
+        seen.add(key)
+        out.append(name)
     return out
