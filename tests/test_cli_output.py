@@ -85,6 +85,6 @@ def test_the_headline_shows_a_split_pools_most_utilised_copies_and_sums_up_the_r
     text = console.export_text()
     copies = [p for p in kpis["pools"] if p.startswith("national_authorities_")]
     top = sorted(copies, key=lambda p: -kpis["pools"][p]["utilisation"])[:SPLIT_SHOWN]
-    listed = [p for p in copies if f"utilisation {p} (" in text]
+    listed = [p for p in copies if f"utilisation of {p.replace('_', ' ')} (" in text]
     assert sorted(listed) == sorted(top)
-    assert f"the other {len(copies) - SPLIT_SHOWN} pools of national_authorities" in text
+    assert f"the other {len(copies) - SPLIT_SHOWN} pools of national authorities" in text

@@ -111,4 +111,4 @@ def test_at_80_columns_the_comparison_is_stacked_with_every_name_whole():
         console.print(line, soft_wrap=True)
     text = console.export_text()
     assert f"  {name}: 93.4 % [93.0, 94.0]; baseline; >= 95 %: missed" in text
-    assert "  other: 96.0 % [95.5, 96.5]; difference +2.6 pts [+2.0, +3.0] *" in text
+    assert "  other: 96.0 % [95.5, 96.5]; difference +2.6 pp [+2.0, +3.0] *" in text

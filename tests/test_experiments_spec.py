@@ -103,7 +103,7 @@ def test_compare_from_folder_or_file(tmp_path):
     folder = out / "mmc-staff"
     result = run_cli("compare", str(folder), "--kpi", "pools.servers.utilisation")
     assert result.exit_code == 0, result.output
-    assert "four" in result.output and "baseline" in result.output and " pts [" in result.output
+    assert "four" in result.output and "baseline" in result.output and " pp [" in result.output
     rows = list(csv.DictReader((folder / "summary.csv").open()))
     assert {r["variant"] for r in rows} == {"three", "four"}
     other = run_cli("compare", str(path), "--out", str(out), "--baseline", "four")

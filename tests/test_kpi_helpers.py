@@ -226,8 +226,8 @@ def test_run_prints_a_share_tally_and_compare_shows_it(base_config, write_yaml, 
     runner = CliRunner()
     first = runner.invoke(app, ["run", str(path), "--out", str(out), "--seed", "1"], env={"COLUMNS": "160"})
     assert first.exit_code == 0, first.output
-    line = next(line for line in first.output.splitlines() if "accept_rate" in line and "urgent" not in line)
-    assert re.search(r"accept_rate\s*│\s*\d[\d,]* of \d[\d,]*: \d+\.\d% \[\d+\.\d, \d+\.\d\]", line), line
+    line = next(line for line in first.output.splitlines() if "accept rate" in line and "urgent" not in line)
+    assert re.search(r"accept rate\s*│\s*\d[\d,]* of \d[\d,]*: \d+\.\d % \[\d+\.\d, \d+\.\d\]", line), line
     assert _tally_text({"count": 0, "denominator": 0, "share": math.nan, "share_low": math.nan,
                         "share_high": math.nan}) == "0 of 0: -"
     second = runner.invoke(app, ["run", str(path), "--out", str(out), "--seed", "2", "--set", "name=other"],
@@ -236,12 +236,11 @@ def test_run_prints_a_share_tally_and_compare_shows_it(base_config, write_yaml, 
     compared = runner.invoke(app, ["compare", str(out)], env={"COLUMNS": "200"})
     assert compared.exit_code == 0, compared.output
     lines = compared.output.splitlines()
-    shown = [line.split("│")[1].strip() for line in lines if "tallies." in line]
-    assert sorted(shown) == ["tallies.accept_rate.share", "tallies.high_share.share",
-                             "tallies.urgent_accept_rate.share"]
-    at = next(i for i, line in enumerate(lines) if "tallies.accept_rate.share" in line)
+    shown = [line.split("│")[1].strip() for line in lines if "rate: share" in line or "high share: share" in line]
+    assert sorted(shown) == ["accept rate: share", "high share: share", "urgent accept rate: share"]
+    at = next(i for i, line in enumerate(lines) if "│ accept rate: share" in line)
     assert re.search(r"│\s+1 │\s+\d+\.\d % │\s+baseline │", lines[at + 1]), lines[at + 1]  # one run of each
-    assert re.search(r"│\s+1 │\s+\d+\.\d % │\s+[+-]\d+\.\d pts │", lines[at + 2]), lines[at + 2]
+    assert re.search(r"│\s+1 │\s+\d+\.\d % │\s+[+-]\d+\.\d pp │", lines[at + 2]), lines[at + 2]
     # the report's headline rows: the share (as a share) and the count it is of
     from routing_sim.report.kpitables import kpi_rows
     from routing_sim.report.study import load_run_study

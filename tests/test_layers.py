@@ -48,7 +48,7 @@ def test_nothing_loads_simpy_or_numba_until_an_executor_runs(module):
 PACKAGE = Path(routing_sim.__file__).parent
 ABOVE_ENGINE_FREE = ("routing_sim.kpis", "routing_sim.stats", "routing_sim.report", "routing_sim.experiments",
                      "routing_sim.optimise", "routing_sim.codes", "routing_sim.calendars", "routing_sim.summary",
-                     "routing_sim.folders", "routing_sim.jsonio", "routing_sim.units")
+                     "routing_sim.folders", "routing_sim.jsonio", "routing_sim.units", "routing_sim.kpilabels")
 """The statistics, the report, the experiments, the optimiser and the shared vocabulary: none of
 them imports the engine or SimPy (they reach a simulation through routing_sim.api or runfolder)."""
 
@@ -146,7 +146,7 @@ def test_the_upper_floors_import_neither_the_engine_nor_simpy():
 FLOORS = {
     0: {"routing_sim", "errors", "units"},
     1: {"yamlio", "jsonio", "logs", "model"},
-    2: {"layering", "folders", "codes", "calendars", "summary", "stats", "verdicts"},
+    2: {"layering", "folders", "codes", "calendars", "summary", "stats", "verdicts", "kpilabels"},
     3: {"loader"},
     4: {"engine", "kpis"},
     5: {"api", "runfolder"},

@@ -132,7 +132,11 @@ def test_an_experiment_folder_gives_intervals_without_table_figures(tmp_path: Pa
     _, html = reported_experiment(tmp_path, "staffing", "seed: 5\nvariants:\n  two: {}\n"
                                   "  three: {pools.clerks.headcount: 3}   # assumption: one more clerk\nreplications: 3\n")
     assert "routing-sim report: staffing" in html
-    assert "<th>two</th><th>three</th><th>three - two</th>" in html
+    # variants as rows under each KPI: four columns however many variants
+    assert "<th>KPI / variant</th><th>value</th><th>difference against two</th>" in html
+    table = html[html.index('id="kpi-table"'):]
+    table = table[:table.index("</table>")]
+    assert table.count('<span class="variant">two</span>') == table.count('<span class="variant">three</span>') > 3
     assert 'id="fig-compliance"' in html and 'id="fig-backlog"' not in html
     assert "experiment task records hold KPIs only" in html
     assert "experiment.variants.three.pools.clerks.headcount" in html and "one more clerk" in html
@@ -193,7 +197,7 @@ def test_deadline_times_from_marks_equal_those_from_visits(eu_run: Path, tmp_pat
 
 
 def test_an_interval_is_written_in_one_unit_and_only_where_the_runs_vary():
-    from routing_sim.report.kpitables import Estimate, fmt_estimate
+    from routing_sim.kpilabels import Estimate, fmt_estimate
 
     assert fmt_estimate(Estimate(3, -0.387, -3.5, 2.7), "hours", signed=True) == "-0.4 h [-3.5, +2.7]"
     assert fmt_estimate(Estimate(3, 0.2, 0.1, 0.3), "hours") == "12.0 min [6.0, 18.0]"

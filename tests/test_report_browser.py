@@ -23,7 +23,7 @@ from tests.reporting import need, run, small
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars")
-FIGURES = ("compliance", "backlog", "time_to_target", "utilisation", "staffing")
+FIGURES = ("compliance", "time_to_targets", "backlog", "time_to_target", "utilisation", "staffing")
 
 
 def _unavailable(reason: str) -> None:

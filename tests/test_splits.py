@@ -238,7 +238,7 @@ def test_report_has_the_split_pool_pressure_table_and_figure(tmp_path: Path):
     assert 'id="split-pools"' in html and 'id="pressure-offices"' in html and 'id="fig-pressure_offices"' in html
     table = html[html.index('id="pressure-offices"'):]
     table = table[:table.index("</table>")]
-    rows = re.findall(r"<tr[^>]*><td>(\w+)</td><td>(\w+)</td><td class=\"num\">(\d+)</td><td class=\"num\">([\d.]+)%",
+    rows = re.findall(r"<tr[^>]*><td>(\w+)</td><td>(\w+)</td><td class=\"num\">(\d+)</td><td class=\"num\">([\d.]+) %",
                       table)
     assert {r[0] for r in rows} == {"north", "south", "east"}
     utilisation = [float(r[3]) for r in rows]

@@ -22,6 +22,7 @@ from routing_sim import logs
 from routing_sim.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, err, fail, out, report_config_error
 from routing_sim.errors import ConfigError, RunError
 from routing_sim.jsonio import flatten
+from routing_sim.kpilabels import fmt, fmt_hours, label, unit, words
 from routing_sim.loader import load_config, load_data, validate_data
 from routing_sim.model.process import ProcessConfig
 from routing_sim.verdicts import STYLE, Target, target_of
@@ -95,6 +96,9 @@ def _run_config(config: Path, seed: int | None, results: Path, quiet: bool, engi
     log.info("run_finished", folder=str(record.folder), wall_time_s=round(wall, 3))
     if not quiet:
         out.print(headline_table(cfg, record.kpis, record.manifest))
+        m = record.manifest
+        out.print(f"simulated {m.get('counts', {}).get('arrivals_from_sources', 0):,} arrivals in "
+                  f"{m.get('simulation_seconds')} s ({m.get('arrivals_per_second', 0):,.0f} arrivals/s)", markup=False)
         size = record.manifest.get("bytes_written", 0) / 1e6
         more = {"summary": "; --records entities or visits keeps the tables", "entities": "; --records visits keeps "
                 "every visit"}.get(records, "")
@@ -231,16 +235,6 @@ class TaskProgress:
             self.bar.update(self.task, advance=1, failed=self.failed)
 
 
-def _fmt_hours(hours: float) -> str:
-    if hours != hours:
-        return "-"
-    if hours >= 48:
-        return f"{hours / 24:.1f} d"
-    if hours >= 1:
-        return f"{hours:.1f} h"
-    return f"{hours * 60:.1f} min"
-
-
 def _judged(target: Target | None, value: float) -> str:
     """``>= 95 %: met`` in the verdict's colour; empty without a target."""
     if target is None:
@@ -250,13 +244,13 @@ def _judged(target: Target | None, value: float) -> str:
 
 
 def _tally_text(tally: int | dict[str, Any]) -> str:
-    """A count as it is; a share as ``12 of 40: 30.0% [17.9, 45.6]`` (its 95 % Wilson interval, in %)."""
+    """A count as it is; a share as ``12 of 40: 30.0 % [17.9, 45.6]`` (its 95 % Wilson interval, in %)."""
     if not isinstance(tally, dict):
         return f"{tally:,}"
     count, n, share = tally["count"], tally["denominator"], tally["share"]
     if not n or share != share:
         return f"{count:,} of {n:,}: -"
-    return f"{count:,} of {n:,}: {share:.1%} [{tally['share_low'] * 100:.1f}, {tally['share_high'] * 100:.1f}]"
+    return f"{count:,} of {n:,}: {fmt(share, 'share')} [{tally['share_low'] * 100:.1f}, {tally['share_high'] * 100:.1f}]"
 
 
 SPLIT_SHOWN = 3
@@ -274,16 +268,24 @@ def _most(values: dict[str, float], group: dict[str, str]) -> set[str]:
 
 
 def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str, Any]) -> Table:
+    """The run's headline KPIs, labelled and written as the report writes them (:mod:`routing_sim.kpilabels`),
+    with each target's verdict; a deadline that only breaks another down, and a split pool's less
+    utilised copies, are left to the report."""
+    from routing_sim.kpis.deadlines import headline_deadlines  # here, not at the top: keeps --help fast
+
     table = Table(title=f"{cfg.name}: headline KPIs (seed {manifest['seed']})", show_lines=False)
     table.add_column("KPI", overflow="fold")
     table.add_column("value", justify="right", overflow="fold")
     table.add_column("target", justify="right", overflow="fold")
     flat = flatten(kpis)  # the targets sit beside the KPIs they judge, as for compare and the report
-    for name, d in kpis["deadlines"].items():
+    for name in headline_deadlines(cfg):
+        d = kpis["deadlines"].get(name)
+        if d is None:
+            continue
         share = math.nan if d["share_within"] is None else d["share_within"]  # null in a kpis.json read back
-        target = target_of(f"deadlines.{name}.share_within", flat)
-        table.add_row(f"{name} (within {_fmt_hours(d['target_h'])})",
-                      f"{share:.1%}  p90 {_fmt_hours(d['p90_h'])}" if share == share else "-", _judged(target, share))
+        kpi = f"deadlines.{name}.share_within"
+        value = f"{fmt(share, 'share')}, p90 {fmt_hours(d['p90_h'])}" if share == share else "-"
+        table.add_row(label(kpi, flat), value, _judged(target_of(kpi, flat), share))
     # a split pool's copies (27 member states) would fill the screen: the SPLIT_SHOWN most utilised, then a summary
     copies = {p: split for split, sp in cfg.splits.items() for p in sp.pools.values()}
     copy_stages = {c: split for split, sp in cfg.splits.items() for cs in sp.stages.values() for c in cs.values()}
@@ -291,26 +293,23 @@ def headline_table(cfg: ProcessConfig, kpis: dict[str, Any], manifest: dict[str,
     for name, p in kpis["pools"].items():
         if name not in shown:
             continue
-        target = target_of(f"pools.{name}.utilisation", flat)
-        table.add_row(f"utilisation {name} ({p['headcount']} staff)", f"{p['utilisation']:.1%}",
-                      _judged(target, p["utilisation"]))
+        kpi = f"pools.{name}.utilisation"
+        table.add_row(f"{label(kpi)} ({p['headcount']} staff)", fmt(p["utilisation"], "share"),
+                      _judged(target_of(kpi, flat), p["utilisation"]))
     for split, sp in cfg.splits.items():
         rest = [kpis["pools"][p] for p in sp.pools.values() if p not in shown and p in kpis["pools"]]
         if rest:
-            table.add_row(f"utilisation, the other {len(rest)} pools of {split}",
-                          f"{min(r['utilisation'] for r in rest):.1%} to {max(r['utilisation'] for r in rest):.1%}")
-    backlogs = {name: s["backlog_end"]["queued"] for name, s in kpis["stages"].items() if s["backlog_end"]["queued"]}
+            table.add_row(f"utilisation of the other {len(rest)} pools of {words(split)}",
+                          f"{fmt(min(r['utilisation'] for r in rest), 'share')} to "
+                          f"{fmt(max(r['utilisation'] for r in rest), 'share')}")
+    backlogs = {name: s["max_queued"] for name, s in kpis["stages"].items() if s.get("max_queued")}
     longest = _most(backlogs, copy_stages)
     for name, queued in backlogs.items():
-        if name in longest:
-            table.add_row(f"backlog at end: {name}", f"{queued:,} waiting")
+        if name in longest and cfg.stages.get(name) is not None and cfg.stages[name].pool:
+            table.add_row(label(f"stages.{name}.max_queued"), f"{queued:,}")
     for name, n in kpis["tallies"].items():
-        table.add_row(name, _tally_text(n))
+        table.add_row(words(name), _tally_text(n))
     cost = kpis["cost"]
-    table.add_row("staff cost per year", f"EUR {cost['staff_cost_per_year']:,.0f}")
-    table.add_row("staff cost per arrival", f"EUR {cost['staff_cost_per_arrival']:,.2f}")
-    counts = manifest.get("counts", {})
-    table.add_row("arrivals from sources", f"{counts.get('arrivals_from_sources', 0):,}")
-    table.add_row("simulation time", f"{manifest.get('simulation_seconds')} s "
-                  f"({manifest.get('arrivals_per_second', 0):,.0f} arrivals/s)")
+    for key in ("staff_cost_per_year", "staff_cost_per_arrival", "arrivals_from_sources"):
+        table.add_row(label(f"cost.{key}"), fmt(cost[key], unit(f"cost.{key}")))
     return table

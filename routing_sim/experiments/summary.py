@@ -19,6 +19,7 @@ from rich.table import Table
 
 from routing_sim.experiments.stats import interval, paired
 from routing_sim.experiments.store import Store, replication_key
+from routing_sim.kpilabels import Estimate, fmt_estimate, label, unit
 from routing_sim.runfolder import write_atomic, write_json
 from routing_sim.verdicts import STYLE, target_of
 
@@ -146,8 +147,9 @@ def kpi_table(summary: dict[str, Any], kpis: list[str], title: str, headers: tup
     judged = any(s.get("verdict") for v in summary["variants"].values() for k, s in v["kpis"].items() if k in kpis)
     if judged:
         table.add_column("target", justify="right", overflow="fold")
+    known = _means(summary)
     for kpi in kpis:
-        table.add_row(f"[bold]{escape(kpi)}[/bold]", "", "", "", *([""] if judged else []))
+        table.add_row(f"[bold]{escape(label(kpi, known))}[/bold]", "", "", "", *([""] if judged else []))
         for i, (name, v) in enumerate(summary["variants"].items()):
             s = v["kpis"].get(kpi)
             d = (v["vs_baseline"] or {}).get(kpi)
@@ -165,8 +167,9 @@ def stacked(summary: dict[str, Any], kpis: list[str]) -> list[str]:
     """The comparison as lines for a narrow terminal: each KPI, then one line per variant with its
     mean [CI], its difference against the baseline and its target's verdict (rich markup)."""
     lines = []
+    known = _means(summary)
     for kpi in kpis:
-        lines.append(f"[bold]{escape(kpi)}[/bold]")
+        lines.append(f"[bold]{escape(label(kpi, known))}[/bold]")
         for name, v in summary["variants"].items():
             s = v["kpis"].get(kpi)
             d = (v["vs_baseline"] or {}).get(kpi)
@@ -177,51 +180,30 @@ def stacked(summary: dict[str, Any], kpis: list[str]) -> list[str]:
     return lines
 
 
-def _is_share(kpi: str) -> bool:
-    last = kpi.rsplit(".", 1)[-1]
-    return last.startswith("share") or last == "utilisation"
+def _means(summary: dict[str, Any]) -> dict[str, float]:
+    """The baseline's mean of every KPI, for the labels (a deadline's share names its target time)."""
+    base: dict[str, Any] = summary["variants"].get(summary["baseline"]) or next(iter(summary["variants"].values()), {})
+    return {k: s["mean"] for k, s in base.get("kpis", {}).items()}
 
 
-def _fmt(x: float, share: bool) -> str:
-    if math.isnan(x):
-        return "-"
-    if share:
-        return f"{x * 100:.1f}"
-    magnitude = abs(x)
-    if magnitude >= 1000:
-        return f"{x:,.0f}"
-    if magnitude >= 10:
-        return f"{x:.1f}"
-    return f"{x:.3g}" if magnitude >= 0.001 or x == 0 else f"{x:.2e}"
-
-
-def _unit(kpi: str, share: bool, difference: bool = False) -> str:
-    if share:
-        return " pts" if difference else " %"
-    return " h" if kpi.endswith("_h") else ""
+def _estimate(s: dict[str, Any]) -> Estimate:
+    return Estimate(int(s["n"]), float(s["mean"]), float(s["low"]), float(s["high"]))
 
 
 def _interval_text(kpi: str, s: dict[str, Any]) -> str:
-    """Mean [CI]; no interval where the runs do not vary, and none below zero (no KPI is negative)."""
-    share = _is_share(kpi)
-    unit = _unit(kpi, share)
-    if s["n"] < 2 or s["low"] == s["high"]:
-        return f"{_fmt(s['mean'], share)}{unit}"
-    return f"{_fmt(s['mean'], share)}{unit} [{_fmt(max(s['low'], 0.0), share)}, {_fmt(s['high'], share)}]"
+    """Mean [CI] in the KPI's unit, written once; no interval where the runs do not vary, and a count's
+    interval stops at zero (:func:`routing_sim.kpilabels.fmt_estimate`, as the report writes it)."""
+    return fmt_estimate(_estimate(s), unit(kpi))
 
 
 def _diff_text(kpi: str, d: dict[str, Any]) -> str:
-    share = _is_share(kpi)
-    unit = _unit(kpi, share, difference=True)
-    if d["n"] < 2:
-        return f"{_sign(d['mean'], share)}{unit}" if d["n"] else "-"
-    star = " *" if d["low"] > 0 or d["high"] < 0 else "  "
-    return f"{_sign(d['mean'], share)}{unit} [{_sign(d['low'], share)}, {_sign(d['high'], share)}]{star}"
-
-
-def _sign(x: float, share: bool) -> str:
-    text = _fmt(x, share)
-    return text if text.startswith("-") or math.isnan(x) else f"+{text}"
+    """The paired difference [CI] in the KPI's unit (points for a share); ``*`` where the interval excludes 0."""
+    if not d["n"]:
+        return "-"
+    text = fmt_estimate(_estimate(d), unit(kpi), signed=True)
+    if d["n"] < 2 or not (math.isfinite(d["low"]) and math.isfinite(d["high"])):
+        return text
+    return text + (" *" if d["low"] > 0 or d["high"] < 0 else "  ")
 
 
 def bottlenecks(summary: dict[str, Any]) -> list[str]:

@@ -1,108 +1,34 @@
-"""The report's figures, drawn with matplotlib and saved as PNG and SVG, byte-stable for the same results.
-
-No pyplot and no global backend: each figure is a :class:`matplotlib.figure.Figure`
-rendered by the Agg (PNG) or SVG canvas. Stability: fixed fonts and sizes under
-an ``rc_context``, ``svg.hashsalt`` fixed, no date or software in the metadata.
+"""The report's figures, drawn with matplotlib and saved as PNG and SVG, byte-stable for the same
+results: the time series, the stores, the budget, the process, the staffing curve and the split
+pools here; the deadlines' figures in :mod:`.deadlinefigures`; what all of them share in :mod:`.drawing`.
 """
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from routing_sim.model.process import Deadline
-from routing_sim.report import diagram, kpitables, measures
+from routing_sim.report import deadlinefigures, diagram, measures
+from routing_sim.report.drawing import (
+    COLOURS,
+    WIDTH,
+    Rendered,
+    coloured,
+    draw_fan,
+    fan_label,
+    fan_note,
+    grid,
+    horizon,
+    save,
+    shown,
+    style,
+)
 from routing_sim.report.study import Study, Variant
 from routing_sim.stats import t_interval
-
-if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
-
-RC: dict[RcKeyType, Any] = {
-    "svg.hashsalt": "routing-sim-report",
-    "svg.fonttype": "path",
-    "font.family": "DejaVu Sans",
-    "font.size": 8.5,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.frameon": False,
-    "path.simplify": True,
-}
-COLOURS = ("#1f5fa8", "#d4651a", "#2e8b57", "#8e44ad", "#b8860b", "#c0392b")
-MAX_VARIANTS = len(COLOURS)
-WIDTH, ROW, DPI = 10.0, 2.5, 100
-
-
-@dataclass
-class Rendered:
-    name: str
-    title: str
-    caption: str
-    png: bytes
-
-
-def style() -> AbstractContextManager[None]:
-    return matplotlib.rc_context(RC)
-
-
-def save(fig: Figure, folder: Path, name: str) -> bytes:
-    """Write ``name.png`` and ``name.svg`` into ``folder``; return the PNG bytes."""
-    folder.mkdir(parents=True, exist_ok=True)
-    png, svg = io.BytesIO(), io.BytesIO()
-    fig.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
-    if fig.get_layout_engine() is not None:
-        fig.set_layout_engine("none")  # keep the layout found for the PNG: finding it again costs time
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    (folder / f"{name}.png").write_bytes(png.getvalue())
-    (folder / f"{name}.svg").write_bytes(svg.getvalue())
-    return png.getvalue()
-
-
-def grid(panels: int, ncols: int = 2) -> tuple[Figure, list]:
-    """Panels in rows of ``ncols``, with fixed margins in inches (a layout engine would double the drawing time)."""
-    ncols = 1 if panels == 1 else ncols
-    rows = math.ceil(panels / ncols)
-    height = ROW * rows + 0.6
-    fig = Figure(figsize=(WIDTH, height))
-    fig.subplots_adjust(left=0.75 / WIDTH, right=1 - 0.15 / WIDTH, bottom=0.55 / height, top=1 - 0.3 / height,
-                        wspace=0.17, hspace=0.75 / ROW)
-    axes = fig.subplots(rows, ncols, squeeze=False).ravel().tolist()
-    for ax in axes[panels:]:
-        ax.set_visible(False)
-    return fig, axes[:panels]
-
-
-def shown(study: Study) -> list[Variant]:
-    """Variants drawn in the time-series figures: those with tables, at most ``MAX_VARIANTS``."""
-    return [v for v in study.variants if v.has_tables][:MAX_VARIANTS]
-
-
-def coloured(variants: list[Variant]) -> Iterator[tuple[Variant, str]]:
-    return zip(variants, COLOURS, strict=False)  # at most MAX_VARIANTS, often fewer
-
-
-def draw_fan(ax, fan: measures.Fan, colour: str, label: str, scale: float = 1 / 24) -> None:
-    x = fan.t * scale
-    if fan.n > 1:
-        ax.fill_between(x, fan.low, fan.high, color=colour, alpha=0.22, linewidth=0)
-    ax.plot(x, fan.mid, color=colour, linewidth=0.9, label=label)
-
-
-def fan_label(v: Variant) -> str:
-    n = len(v.runs)
-    return f"{v.name} (median, 5-95 % of {n})" if n > 1 else f"{v.name} (1 replication)"
 
 
 def backlog_figure(study: Study) -> tuple[Figure, str]:
@@ -111,7 +37,7 @@ def backlog_figure(study: Study) -> tuple[Figure, str]:
     hidden = split_members(study)
     stages = [s for s, st in cfg.stages.items() if st.pool and s not in hidden] or list(cfg.stages)
     column = "queued" if any(st.pool for st in cfg.stages.values()) else "inside"
-    daily_max = _horizon(study) > measures.LONG_H
+    daily_max = horizon(study) > measures.LONG_H
     fig, axes = grid(len(stages))
     for ax, stage in zip(axes, stages, strict=True):
         for v, colour in coloured(variants):
@@ -125,7 +51,7 @@ def backlog_figure(study: Study) -> tuple[Figure, str]:
     caption = (f"Entities {'waiting (queued, not yet in service)' if column == 'queued' else 'inside'} per "
                f"{'staffed ' if column == 'queued' else ''}stage, sampled every {cfg.time.timeseries_step}"
                f"{'; each point is the maximum of one day' if daily_max else ''}. ")
-    return fig, caption + _split_note(study, hidden) + _fan_note(variants)
+    return fig, caption + _split_note(study, hidden) + fan_note(variants)
 
 
 def _split_note(study: Study, hidden: set[str]) -> str:
@@ -159,57 +85,9 @@ def database_figure(study: Study) -> tuple[Figure, str]:
     axes[0].legend(loc="upper left", fontsize=7.5)
     caption = ("Databases grown by the process itself: the items in use (published) and the share of new "
                "arrivals they drive, sampled every " f"{cfg.time.timeseries_step}. ")
-    return fig, caption + _fan_note(variants)
+    return fig, caption + fan_note(variants)
 
 
-def time_by_stage_figure(study: Study) -> tuple[Figure, str] | None:
-    """For each targeted deadline, its mean time split into the stages it is spent at (waiting
-    lighter, in service darker), in the baseline (mean over its replications)."""
-    runs = study.base.runs
-    names = [n for n, d in study.base.cfg.deadlines.items() if d.share is not None
-             and any(n in r.nested.get("deadlines", {}) and "time_by_stage" in r.nested["deadlines"][n] for r in runs)]
-    if not names:
-        return None
-    parts: dict[str, dict[str, tuple[float, float]]] = {}
-    for n in names:
-        got = [r.nested["deadlines"][n].get("time_by_stage", {}) for r in runs]
-        stages = sorted({s for g in got for s in g})
-        parts[n] = {s: (float(np.mean([g.get(s, {}).get("wait_h", 0.0) for g in got])),
-                        float(np.mean([g.get(s, {}).get("service_h", 0.0) for g in got]))) for s in stages}
-    fig = Figure(figsize=(WIDTH, 0.5 * len(names) + 0.9))
-    fig.subplots_adjust(left=2.6 / WIDTH, right=1 - 0.15 / WIDTH, bottom=0.55 / (0.5 * len(names) + 0.9),
-                        top=1 - 0.15 / (0.5 * len(names) + 0.9))
-    ax = fig.add_subplot()
-    colour_of: dict[str, Any] = {}
-    for row, n in enumerate(names):
-        total = sum(w + sv for w, sv in parts[n].values())
-        left = 0.0
-        for stage, (w, sv) in sorted(parts[n].items(), key=lambda item: -(item[1][0] + item[1][1])):
-            colour = colour_of.setdefault(stage, matplotlib.colormaps["tab20"](len(colour_of) % 20))
-            for value, alpha, hatch in ((w, 0.35, "//"), (sv, 0.9, "")):
-                if value > 0 and total > 0:
-                    ax.barh([row], [value / total], left=left, color=colour, alpha=alpha, hatch=hatch,
-                            edgecolor="white", linewidth=0.3, height=0.62)
-                    left += value / total
-            if total > 0 and (w + sv) / total > 0.12:
-                ax.text(left - (w + sv) / total / 2, row, stage, ha="center", va="center", fontsize=6.5)
-    d_of = study.base.cfg.deadlines
-    ax.set_yticks(range(len(names)),
-                  [f"{n}\n(mean {kpitables.fmt_hours(sum(w + sv for w, sv in parts[n].values()))}, target {d_of[n].within})"
-                   for n in names], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("share of the deadline's mean time")
-    ax.grid(axis="y", visible=False)
-    caption = (f"Where the time goes in {study.baseline}: the mean time of each deadline with a target (in its "
-               "label), split into the stages it is spent at, waiting (hatched, lighter) and in service (solid), as "
-               "shares of that mean; a stage's colour is the same in every bar, and stages under 12 % are not named. For a deadline from the origin, before_creation is the time before the "
-               "entity existed (a notice's report being reviewed and forwarded). ")
-    one_in = max((int(r.nested["deadlines"][n].get("time_by_stage_one_in", 1)) for r in runs for n in names), default=1)
-    if one_in > 1:
-        caption += f"Computed on a fixed subset of the entities, one in {one_in} (the run is too large to hold all). "
-    return fig, caption
 
 
 def budget_figure(study: Study) -> tuple[Figure, str] | None:
@@ -293,67 +171,13 @@ def process_figure(study: Study) -> tuple[Figure, str]:
     return fig, caption
 
 
-def _horizon(study: Study) -> float:
-    return float(study.first_run.nested.get("run", {}).get("horizon_h", 0.0))
-
-
-def _fan_note(variants: list[Variant]) -> str:
-    if all(len(v.runs) == 1 for v in variants):
-        return "One replication: the line is that run (a band across replications needs several)."
-    return "Line: median across replications at each time; band: 5 to 95 % of replications."
-
-
-def deadline_figure(study: Study, name: str, deadline: Deadline) -> tuple[Figure, str]:
-    variants = [v for v in shown(study) if name in v.cfg.deadlines and v.has_entities][:4]
-    targets = measures.targets_for(study.base.cfg, deadline)
-    fig, axes = grid(len(variants))
-    for ax, v in zip(axes, variants, strict=True):
-        pooled: dict[str, list[np.ndarray]] = {}
-        for run in v.runs:
-            for group, values in measures.elapsed_by_group(run, v.cfg, v.cfg.deadlines[name]).items():
-                pooled.setdefault(group, []).append(values)
-        colours = dict(zip(pooled, COLOURS, strict=False))  # usually fewer groups than colours
-        for group, arrays in pooled.items():
-            values = np.concatenate(arrays)
-            x, p = measures.quantile_curve(np.maximum(values, 1 / 3600))
-            ax.step(x, p, where="post", color=colours[group], linewidth=1.1, label=f"{group} (n={values.size:,})")
-        _mark_targets(ax, targets, colours)
-        ax.set_xscale("log")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel(f"hours from {deadline.start} to {deadline.end} (log scale)")
-        ax.set_ylabel("share reached")
-        ax.set_title(v.name, loc="left", fontsize=9)
-        ax.legend(loc="lower right", fontsize=7.5)
-    by = f" by {deadline.by[0]}" if deadline.by else ""
-    caption = (f"Empirical distribution of the time from {deadline.start} to {deadline.end} ({deadline.kind}){by}, "
-               f"over entities that reached both points, pooled over replications; dashed lines mark the targets "
-               f"of the deadlines between these two points (coloured: a target for one group only). "
-               f"Entities still pending at the horizon are not in the curves; the KPI tables count them.")
-    return fig, caption
-
-
-def _mark_targets(ax, targets: list[tuple[str, float, str]], colours: dict[str, str]) -> None:
-    seen: set[tuple[float, str]] = set()
-    for _, hours, group in targets:
-        if (hours, group) in seen:
-            continue
-        seen.add((hours, group))
-        colour = colours.get(group, "#444444") if group else "#444444"
-        ax.axvline(hours, color=colour, linestyle="--", linewidth=0.8)
-        label = f"{_hours(hours)}" + (f" ({group})" if group else "")
-        ax.annotate(label, (hours, 1.0), xytext=(2, -10), textcoords="offset points", fontsize=7, color=colour,
-                    rotation=90, va="top")
-
-
-def _hours(hours: float) -> str:
-    return f"{hours / 24:g} d" if hours >= 48 and hours % 24 == 0 else f"{hours:g} h"
 
 
 def utilisation_figure(study: Study) -> tuple[Figure, str]:
     variants = shown(study)
     hidden = split_members(study)
     pools = [p for p in study.base.cfg.pools if p not in hidden]
-    period = measures.staff_period(_horizon(study))
+    period = measures.staff_period(horizon(study))
     fig, axes = grid(len(pools))
     for ax, pool in zip(axes, pools, strict=True):
         for v, colour in coloured(variants):
@@ -366,7 +190,7 @@ def utilisation_figure(study: Study) -> tuple[Figure, str]:
     axes[0].legend(loc="lower left", fontsize=7.5)
     caption = (f"Utilisation per pool and {'day' if period == 24 else 'week'}: busy staff-hours over on-duty "
                "staff-hours" + (" (gaps: nobody on duty, e.g. weekends for office hours). " if period == 24 else ". ")
-               + _split_note(study, hidden) + _fan_note(variants))
+               + _split_note(study, hidden) + fan_note(variants))
     return fig, caption
 
 
@@ -374,7 +198,7 @@ def staffing_figure(study: Study) -> tuple[Figure, str]:
     variants = shown(study)
     hidden = split_members(study)
     pools = [p for p in study.base.cfg.pools if p not in hidden]
-    period = measures.staff_period(_horizon(study))
+    period = measures.staff_period(horizon(study))
     fig, axes = grid(len(pools))
     for ax, pool in zip(axes, pools, strict=True):
         for v, colour in coloured(variants):
@@ -396,31 +220,6 @@ def staffing_figure(study: Study) -> tuple[Figure, str]:
     return fig, caption.strip()
 
 
-def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, float]]) -> tuple[Figure, str]:
-    """Horizontal bars: ``rows`` of ``(deadline, variant, mean, low, high)`` shares."""
-    deadlines = list(dict.fromkeys(r[0] for r in rows))
-    variants = list(dict.fromkeys(r[1] for r in rows))[:MAX_VARIANTS]
-    fig = Figure(figsize=(WIDTH, 0.9 + 0.28 * len(deadlines) * max(1, len(variants))), layout="constrained")
-    ax = fig.subplots()
-    height = 0.8 / max(1, len(variants))
-    for j, (variant, colour) in enumerate(zip(variants, COLOURS, strict=False)):
-        for i, d in enumerate(deadlines):
-            for _, _, mean, low, high in (r for r in rows if r[0] == d and r[1] == variant):
-                y = i + j * height
-                ax.barh(y, mean, height=height * 0.9, color=colour, label=variant if i == 0 else None)
-                if math.isfinite(low):
-                    ax.errorbar(mean, y, xerr=[[mean - low], [high - mean]], color="#222222", capsize=2, linewidth=0.8)
-                ax.annotate(f"{mean:.1%}", (min(mean, 1.0), y), xytext=(3, 0), textcoords="offset points",
-                            va="center", fontsize=7)
-    ax.set_yticks([i + height * (len(variants) - 1) / 2 for i in range(len(deadlines))], deadlines)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1.12)
-    ax.set_xlabel("share within target (pending work past its target counts as missed)")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=min(3, len(variants)), fontsize=7.5)
-    caption = ("Share of entities within each deadline's target. " +
-               ("Bars: mean over replications, whiskers: 95 % t confidence interval." if study.replications > 1 else
-                "One replication: no confidence interval."))
-    return fig, caption
 
 
 def sweep_points(study: Study) -> tuple[str, dict[str, list[tuple[float, Variant]]]] | None:
@@ -548,10 +347,14 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
 
     with style():
         if compliance_rows:
-            add("compliance", "Deadline compliance per variant", compliance_figure(study, compliance_rows))
+            add("compliance", "Deadline compliance per variant",
+                deadlinefigures.compliance_figure(study, compliance_rows))
+        to_target = deadlinefigures.time_to_target_figure(study)  # from the KPIs: any record level, experiments too
+        if to_target is not None:
+            add("time_to_targets", "Time to each deadline's end point against its targets", to_target)
         for split in study.base.cfg.splits:  # from the KPIs: experiment records draw it too
             add(f"pressure_{split}", f"The pools of {split} under most pressure", pressure_figure(study, split))
-        spent = time_by_stage_figure(study)
+        spent = deadlinefigures.time_by_stage_figure(study)
         if spent is not None:
             add("time_by_stage", "Where the time goes", spent)
         add("process", "The process", process_figure(study))  # from the config alone
@@ -564,8 +367,8 @@ def render_all(study: Study, folder: Path, compliance_rows: list) -> list[Render
             if chosen and any(v.has_entities for v in shown(study)):
                 name, deadline = chosen
                 by = f" by {deadline.by[0]}" if deadline.by else ""
-                add("time_to_target", f"Time to {deadline.end.split('.')[0]}{by} ({name})",
-                    deadline_figure(study, name, deadline))
+                add("time_to_target", f"Time to {deadline.end.split('.')[0]}{by} ({name}), by group",
+                    deadlinefigures.deadline_figure(study, name, deadline))
             if study.base.cfg.databases:
                 add("databases", "Databases over time", database_figure(study))
             budget = budget_figure(study)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from routing_sim import __version__
+from routing_sim import __version__, kpilabels
 from routing_sim.report import diagram, kpitables, measures, optimisation, questions
 from routing_sim.report.comments import Parameter
-from routing_sim.report.figures import PRESSURE_TOP, Rendered
-from routing_sim.report.page import esc, figure, page, para, section, table, verdict_markup
+from routing_sim.report.drawing import Rendered
+from routing_sim.report.figures import PRESSURE_TOP
+from routing_sim.report.page import Markup, esc, figure, page, para, section, table, verdict_markup
 from routing_sim.report.stress import stress_rows
 from routing_sim.report.study import Study
 
@@ -36,6 +37,9 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
         *[("staffing-curve", "Staffing curve", section("staffing-curve", by_name["staffing_curve"].title,
                                                        figs["staffing_curve"]))
           for _ in [0] if "staffing_curve" in figs],
+        *[("time-to-targets", "Time to targets", section("time-to-targets", by_name["time_to_targets"].title,
+                                                         figs["time_to_targets"]))
+          for _ in [0] if "time_to_targets" in figs],
         ("configs", "Configs", configs(study)),
         ("kpis", "Headline KPIs", kpis(study, rows)),
         ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
@@ -89,7 +93,8 @@ def question(study: Study, headers: list[tuple[str, str]]) -> str:
         if len(texts) > 1:
             configs.append(f"<h3>{esc(', '.join(names))}</h3>")
         configs.append(para(f"Question: {q or '(none given)'}"))
-        configs.append(para(f"Description: {d or '(none given)'}"))
+        if len(texts) > 1 or out or d != (study.description or study.base.cfg.description):  # else the page's subtitle
+            configs.append(para(f"Description: {d or '(none given)'}"))
     if out:  # the experiment's own question first; its base config's folded away
         out.append("<details><summary>The base config's question</summary>" + "".join(configs) + "</details>")
     else:
@@ -100,43 +105,64 @@ def question(study: Study, headers: list[tuple[str, str]]) -> str:
 
 
 def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = False) -> str:
-    """The targets' verdicts in sentences, variant by variant, and the pool that binds in each:
-    what the reader asks first (after the experiment's own questions, where it asks some)."""
+    """The targets' verdicts as a table, a row per target and a column per variant (at most six),
+    with the split pools' copies in one row and the pool that binds in each variant: what the
+    reader asks first (after the experiment's own questions, where it asks some)."""
     rows = [r for r in rows if r.verdicts]
+    variants = study.variants[:6]
     copy_rows = {p: kpitables.kpi_row(study, f"pools.{p}.utilisation", p, "share")  # once, for every variant
-                 for p in {p for v in study.variants for sp in v.cfg.splits.values() for p in sp.pools.values()}}
-    items = []
-    for v in study.variants[:6]:
-        said = []
-        for r in rows:
+                 for p in {p for v in variants for sp in v.cfg.splits.values() for p in sp.pools.values()}}
+    body: list[list[object]] = []
+    for r in rows:
+        required = r.verdicts.get(study.base.name, next(iter(r.verdicts.values())))[0]
+        line: list[object] = [r.label, required]
+        for v in variants:
             if v.name not in r.verdicts:
+                line.append("-")
                 continue
             target, verdict = r.verdicts[v.name]
-            value = kpitables.fmt_estimate(r.values[v.name], r.unit)
-            said.append(f"{esc(r.label)}: {esc(value)} against {esc(target)}: "
-                        f'<span class="verdict {esc(verdict or "-")}">{esc(verdict or "no data")}</span>')
-        for split, sp in v.cfg.splits.items():  # a split pool's copies in one phrase: those off target by name
-            judged = [(p, r.verdicts[v.name][1], r.verdicts[v.name][0]) for p in sp.pools.values()
+            text = kpilabels.fmt_estimate(r.values[v.name], r.unit)
+            line.append(_verdict_cell(text, verdict, "" if target == required else target))
+        body.append(line)
+    for split in dict.fromkeys(s for v in variants for s in v.cfg.splits):  # a split pool's copies in one row
+        line = [f"utilisation of the pools of {kpilabels.words(split)}", "", *([""] * len(variants))]
+        for j, v in enumerate(variants):
+            sp = v.cfg.splits.get(split)
+            judged = [(p, r.verdicts[v.name]) for p in (sp.pools.values() if sp else [])
                       for r in [copy_rows.get(p)] if r is not None and v.name in r.verdicts]
-            if judged:
-                off = [f"{esc(p)} {esc(verdict or 'no data')}" for p, verdict, _ in judged if verdict != "met"]
-                said.append(f"utilisation of the {len(judged)} pools of {esc(split)} against {esc(judged[0][2])}: "
-                            + ('<span class="verdict met">all met</span>' if not off else
-                               f'<span class="verdict missed">{len(off)} not met</span> ({", ".join(off)})'))
+            if not judged:
+                continue
+            line[1] = line[1] or judged[0][1][0]
+            off = [f"{p.removeprefix(split + '_')} {verdict or 'no data'}" for p, (_, verdict) in judged
+                   if verdict != "met"]
+            line[2 + j] = (_verdict_cell(f"all {len(judged)}", "met") if not off else
+                           _verdict_cell(f"{len(off)} of {len(judged)}", "missed", ", ".join(off)))
+        body.append(line)
+    binding = [""] * len(variants)
+    for j, v in enumerate(variants):
         pools = {p: e.mean for p in v.cfg.pools
                  for e in [kpitables.estimate(list(v.values(f"pools.{p}.utilisation").values()))] if e.n}
         if pools:
-            binding = max(pools, key=lambda p: pools[p])
-            said.append(f"the pool that binds: {esc(binding)} ({pools[binding] * 100:.1f} % utilised)")
-        if said:
-            items.append(f"<li><b>{esc(v.name)}</b>: " + "; ".join(said) + ".</li>")
-    if not items:
+            top = max(pools, key=lambda p: pools[p])
+            binding[j] = f"{kpilabels.words(top)} ({pools[top] * 100:.1f} %)"
+    if any(binding):
+        body.append(["the pool that binds (most utilised)", "", *binding])
+    if not rows and not any(binding):
         return ""
     note = ("Targets come from the configs (a deadline's share, a pool's utilisation ceiling): met when the "
             "whole confidence interval is on the right side, missed when it is all on the wrong side, uncertain "
             "when it straddles the target; with one replication, the value alone decides.")
+    if len(study.variants) > len(variants):
+        note += f" The first {len(variants)} of {len(study.variants)} variants are shown; the tables below have all."
     title = "Targets and the pool that binds" if after_questions else "Answers"
-    return section("answers", title, f"<ul class=\"answers\">{''.join(items)}</ul>", para(note, "note"))
+    header = ["target", "required", *[v.name for v in variants]]
+    return section("answers", title, table(header, body, id="answers-table"), para(note, "note"))
+
+
+def _verdict_cell(text: str, verdict: str | None, note: str = "") -> Markup:
+    word = verdict or "no data"
+    return Markup(f'{esc(text)} <span class="verdict {esc(word)}">{esc(word)}</span>'
+                  + (f' <span class="note">({esc(note)})</span>' if note else ""))
 
 
 def configs(study: Study) -> str:
@@ -153,6 +179,9 @@ def configs(study: Study) -> str:
 
 
 def kpis(study: Study, rows: list[kpitables.KpiRow]) -> str:
+    """The headline KPIs: with one variant a row each; with several, a row per KPI and under it a
+    row per variant (its estimate, its paired difference against the baseline, its target's
+    verdict), so the table keeps four columns however many variants there are."""
     base = study.base
     others = [v for v in study.variants if v is not base]
     if study.replications > 1:
@@ -165,20 +194,28 @@ def kpis(study: Study, rows: list[kpitables.KpiRow]) -> str:
     if others:
         note += (" A difference shows '-' where the variants have no seed in common to pair (or one replication "
                  "each: a single difference, no interval).")
-    header = ["KPI", base.name] + [h for v in others for h in (v.name, f"{v.name} - {base.name}")]
-    body = []
-    def judged(r: kpitables.KpiRow, name: str) -> object:
-        text = kpitables.fmt_estimate(r.values[name], r.unit)
+
+    def value(r: kpitables.KpiRow, name: str) -> Markup:
+        text = kpilabels.fmt_estimate(r.values[name], r.unit)
         target, verdict = r.verdicts.get(name, (None, None))
         return verdict_markup(text, target, verdict)
 
+    if not others:
+        body = [[r.label, value(r, base.name)] for r in rows]
+        return section("kpis", "Headline KPIs", para(note, "note"),
+                       table(["KPI", base.name], body, id="kpi-table", numeric=(1,)))
+    body, classes = [], []
     for r in rows:
-        line = [r.label, judged(r, base.name)]
-        for v in others:
-            line += [judged(r, v.name), kpitables.fmt_estimate(r.diffs[v.name], r.unit, signed=True)]
-        body.append(line)
+        body.append([r.label, "", ""])
+        classes.append("group")
+        for v in study.variants:
+            diff = ("baseline" if v is base else
+                    kpilabels.fmt_estimate(r.diffs[v.name], r.unit, signed=True))
+            body.append([Markup(f'<span class="variant">{esc(v.name)}</span>'), value(r, v.name), diff])
+            classes.append("")
+    header = ["KPI / variant", "value", f"difference against {base.name}"]
     return section("kpis", "Headline KPIs", para(note, "note"),
-                   table(header, body, id="kpi-table", numeric=range(1, len(header))))
+                   table(header, body, id="kpi-table", numeric=(1, 2), row_class=classes))
 
 
 def deadline_table(study: Study) -> str:
@@ -187,10 +224,10 @@ def deadline_table(study: Study) -> str:
     for name, d in run.nested.get("deadlines", {}).items():
         groups = [("all", d)] + list(d.get("by", {}).items())[:12]
         for label, g in groups:
-            rows.append((name if label == "all" else "", label, kpitables.fmt_hours(d["target_h"]) if label == "all"
-                         else "", f"{g['n']:,.0f}", kpitables.fmt(g["share_within"], "share"),
-                         kpitables.fmt(g["p50_h"], "hours"), kpitables.fmt(g["p90_h"], "hours"),
-                         kpitables.fmt(g["p99_h"], "hours"), f"{g['pending_overdue']:,.0f}"))
+            rows.append((name if label == "all" else "", label, kpilabels.fmt_hours(d["target_h"]) if label == "all"
+                         else "", f"{g['n']:,.0f}", kpilabels.fmt(g["share_within"], "share"),
+                         kpilabels.fmt(g["p50_h"], "hours"), kpilabels.fmt(g["p90_h"], "hours"),
+                         kpilabels.fmt(g["p99_h"], "hours"), f"{g['pending_overdue']:,.0f}"))
     if not rows:
         return para("The config defines no deadlines.", "note")
     return (para(f"Per deadline and group, {study.baseline}, first replication (seed {run.key[0]}); groups beyond "
@@ -202,8 +239,8 @@ def deadline_table(study: Study) -> str:
 def pool_table(study: Study) -> str:
     run = study.first_run
     rows = [(name, f"{p['headcount']:,.0f}", f"{p['headcount_end']:,.0f}", f"{p['fte_years']:.2f}",
-             kpitables.fmt(p["utilisation"], "share"),
-             kpitables.fmt(p["staff_cost"], "money")) for name, p in run.nested.get("pools", {}).items()]
+             kpilabels.fmt(p["utilisation"], "share"),
+             kpilabels.fmt(p["staff_cost"], "money")) for name, p in run.nested.get("pools", {}).items()]
     return table(("pool", "headcount", "at end", "FTE-years", "utilisation", "staff cost"), rows, id="pool-table",
                  numeric=(1, 2, 3, 4, 5)) if rows else ""
 
@@ -215,8 +252,8 @@ def pressure_table(study: Study, split: str) -> str:
     rows = measures.split_pressure(study.base, split)
     deadline = measures.split_deadline(study.base.cfg, split)
     shown = rows[:PRESSURE_TOP]
-    body = [(r.value, r.pool, f"{r.headcount:,.0f}", kpitables.fmt(r.utilisation, "share"),
-             f"{r.peak_backlog:,.0f}", f"{r.end_backlog:,.0f}", kpitables.fmt(r.share_within, "share"))
+    body = [(r.value, r.pool, f"{r.headcount:,.0f}", kpilabels.fmt(r.utilisation, "share"),
+             f"{r.peak_backlog:,.0f}", f"{r.end_backlog:,.0f}", kpilabels.fmt(r.share_within, "share"))
             for r in shown]
     over = [r for r in rows if r.max_utilisation is not None and r.utilisation > r.max_utilisation]
     note = (f"{split}, split by {s.by} into {len(rows)} pools; the {len(shown)} under most pressure "
@@ -241,7 +278,7 @@ def stores(study: Study, figure: str) -> list[str]:
     if dbs:
         rows = [(name, f"{d['initial']:,.0f}", f"{d['added']:,.0f}", f"{d['removed']:,.0f}", f"{d['final']:,.0f}",
                  f"{d['not_yet_published']:,.0f}",
-                 kpitables.fmt(d.get("share_start", math.nan), "share"), kpitables.fmt(d.get("share_end", math.nan), "share"))
+                 kpilabels.fmt(d.get("share_start", math.nan), "share"), kpilabels.fmt(d.get("share_end", math.nan), "share"))
                 for name, d in dbs.items()]
         parts.append(para(f"Databases grown by the process ({study.baseline}, first replication): items at the start, "
                           "published additions and stated removals over the run, the size after the last "
@@ -252,7 +289,7 @@ def stores(study: Study, figure: str) -> list[str]:
         parts.append(figure)
     keys = run.get("content_keys") or {}
     if keys:
-        rows = [(name, f"{k['arrivals']:,.0f}", f"{k['repeats']:,.0f}", kpitables.fmt(k.get("repeat_share", math.nan), "share"),
+        rows = [(name, f"{k['arrivals']:,.0f}", f"{k['repeats']:,.0f}", kpilabels.fmt(k.get("repeat_share", math.nan), "share"),
                  f"{k['items_seen']:,.0f}", f"{k['items']:,.0f}") for name, k in keys.items()]
         parts.append(para("Reports matched by content key: a repeat concerns an item an open case already concerns, "
                           "whichever route it came by.", "note"))
@@ -281,12 +318,12 @@ def budget_table(study: Study) -> str:
     header = ["year", "share of the year", *pools, "staff cost", *(("staff budget", "used") if budgeted else ())]
     rows = []
     for year, row in path.items():
-        cells = [year, kpitables.fmt(row.get("share_of_year", math.nan), "share"),
-                 *(kpitables.fmt(row["staff_cost"].get(p, 0.0), "money") for p in pools),
-                 kpitables.fmt(row.get("staff_cost_total", math.nan), "money")]
+        cells = [year, kpilabels.fmt(row.get("share_of_year", math.nan), "share"),
+                 *(kpilabels.fmt(row["staff_cost"].get(p, 0.0), "money") for p in pools),
+                 kpilabels.fmt(row.get("staff_cost_total", math.nan), "money")]
         if budgeted:
-            cells += [kpitables.fmt(row.get("budget_staff", math.nan), "money"),
-                      kpitables.fmt(row.get("staff_share_of_staff_budget", math.nan), "share")]
+            cells += [kpilabels.fmt(row.get("budget_staff", math.nan), "money"),
+                      kpilabels.fmt(row.get("staff_share_of_staff_budget", math.nan), "share")]
         rows.append(cells)
     note = (f"Staff cost per calendar year of {study.baseline} (headcount and schedule x cost per FTE-year), "
             "beside the budget's staff share for the same days" if budgeted else

@@ -34,6 +34,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .verdict { font-weight: 600; } .verdict.met { color: #1a7f37; } .verdict.missed { color: #cf222e; }
 .verdict.uncertain { color: #9a6700; }
 tr.bad td { background: #fdecea; }
+tr.group td { background: var(--band); font-weight: 600; }
+span.variant { padding-left: 14px; }
+#answers-table td { white-space: normal; }
 figure { margin: 12px 0 20px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); }
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; max-width: 1000px; }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from routing_sim import kpilabels
 from routing_sim.report import kpitables
 from routing_sim.report.page import esc, para, section
 from routing_sim.report.study import Study, Variant
@@ -38,7 +39,7 @@ def answer(study: Study, q: Any) -> list[str]:
     by_name = {v.name: v for v in study.variants}
     against_name = q.against or study.baseline
     against = by_name.get(against_name)
-    unit = q.unit or kpitables.unit_of(q.kpi)
+    unit = q.unit or kpilabels.unit(q.kpi)
     row = kpitables.kpi_row(study, q.kpi, q.kpi, unit, against)
     words = tuple(q.direction) if q.direction else None
     says = f" {q.says}" if q.says else ""
