@@ -68,6 +68,8 @@ def label(kpi: str, flat: Mapping[str, object] | None = None) -> str:
             if what[0] == "staff_cost" and len(what) == 2:
                 return f"staff cost of {words(what[1])} in {year}"
             return f"{words(what[0])} in {year}".replace("staff cost total", "staff cost")
+    if kpi == "conservation.pending_spawns":
+        return "spawns not yet made at the end"
     if head == "conservation" and len(rest) >= 2:
         kind, state = words(rest[0]), rest[1]
         if state in ("finished", "in_progress") and len(rest) == 3:
@@ -85,7 +87,7 @@ def label(kpi: str, flat: Mapping[str, object] | None = None) -> str:
 def _deadline(name: str, rest: list[str], flat: Mapping[str, object] | None) -> str:
     who = words(name)
     if rest[0] == "by" and len(rest) == 3:
-        who, rest = f"{who}, {words(rest[1]).replace(',', ' / ')}", rest[2:]
+        who, rest = f"{who}, {words(rest[1]).replace(',', ' & ')}", rest[2:]
     if rest[0] == "share_within" and len(rest) == 1:
         target = (flat or {}).get(f"deadlines.{name}.target_h")
         when = short_hours(float(target)) if isinstance(target, (int, float)) else "the target"

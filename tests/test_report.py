@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from routing_sim import logs
@@ -227,3 +228,27 @@ def test_an_experiment_report_opens_with_the_experiments_own_question(tmp_path: 
     first = html.index("Question: Does a third clerk pay for itself?")
     assert first < html.index("Question: Do two clerks hand cases over within 4 h?")
     assert "<summary>The base config&#x27;s question</summary>" in html or "<summary>The base config's question" in html
+
+
+def test_the_answers_flag_a_bottleneck_that_moves(tmp_path: Path):
+    """Two pools in series: with six police officers they bind (70 % against the clerks' 50 %); with
+    nine the clerks do, and the report's answers say the bottleneck moved, from which pool."""
+    from routing_sim.experiments.runner import run_experiment
+
+    small(tmp_path)
+    data = yaml.safe_load((tmp_path / "small.yaml").read_text(encoding="utf-8"))
+    data["pools"]["police"] = {"headcount": 6, "calendar": {"type": "always"}, "cost_per_fte_year": 60000}
+    data["stages"]["handover"]["pool"] = "police"
+    (tmp_path / "small.yaml").write_text("# Two pools in series.\n" + yaml.safe_dump(data, sort_keys=False),
+                                         encoding="utf-8")
+    (tmp_path / "exp.yaml").write_text("# A test experiment.\nname: moves\nbase: small.yaml\nseed: 5\nvariants:\n"
+                                       "  six: {}\n  nine: {pools.police.headcount: 9}   # assumption: three more\n"
+                                       "replications: 2\n", encoding="utf-8")
+    run_experiment(tmp_path / "exp.yaml", tmp_path / "results")
+    html = write_report(tmp_path / "results" / "moves").read_text(encoding="utf-8")
+    answers = html[html.index('id="answers-table"'):]
+    row = answers[answers.index("the pool that binds"):answers.index("</tr>", answers.index("the pool that binds"))]
+    assert re.findall(r"<th>(.*?)</th>", answers[:answers.index("</thead>")]) == ["target", "required", "six", "nine"]
+    required, six, nine = re.findall(r"<td>(.*?)</td>", row)  # after the label's cell
+    assert required == "" and six.startswith("police (") and "moved" not in six
+    assert nine.startswith("clerks (") and 'class="verdict missed">moved</span>' in nine and "(from police)" in nine

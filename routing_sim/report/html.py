@@ -9,7 +9,6 @@ from routing_sim import __version__, kpilabels
 from routing_sim.report import diagram, kpitables, measures, optimisation, questions
 from routing_sim.report.comments import Parameter
 from routing_sim.report.drawing import Rendered
-from routing_sim.report.figures import PRESSURE_TOP
 from routing_sim.report.page import Markup, esc, figure, page, para, section, table, verdict_markup
 from routing_sim.report.stress import stress_rows
 from routing_sim.report.study import Study
@@ -25,7 +24,7 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
     missing = para("No tables in this results folder (experiment task records hold KPIs only): this figure "
                    "needs run folders.", "note")
     no_entities = para("These runs kept no entity rows (routing-sim run --records summary, the default): run "
-                       "with --records entities for the time-to-target curves.", "note")
+                       "with --records entities for the curves by group (the curves of every deadline above need no rows).", "note")
     to_target_missing = no_entities if any(v.has_tables for v in study.variants) else missing
     cfg = study.base.cfg
     rows = kpitables.kpi_rows(study)  # the headline table and the answers judge the same estimates
@@ -40,19 +39,19 @@ def render(study: Study, parameters: list[Parameter], headers: list[tuple[str, s
         *[("time-to-targets", "Time to targets", section("time-to-targets", by_name["time_to_targets"].title,
                                                          figs["time_to_targets"]))
           for _ in [0] if "time_to_targets" in figs],
-        ("configs", "Configs", configs(study)),
-        ("kpis", "Headline KPIs", kpis(study, rows)),
-        ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
-                                           figs.get("time_by_stage", ""), deadline_table(study))),
         ("backlog", "Backlog", section("backlog", "Backlog per stage over time", figs.get("backlog", missing))),
-        ("time-to-target", "Time to target",
-         section("time-to-target", by_name["time_to_target"].title if "time_to_target" in by_name else
-                 "Time to target", figs.get("time_to_target", to_target_missing if cfg.deadlines else
-                                            para("The config defines no deadlines.", "note")))),
         ("staff", "Staff", section("staff", "Staff utilisation and on-duty staff",
                                    figs.get("utilisation", missing if cfg.pools else
                                             para("The config has no staff pools.", "note")),
                                    figs.get("staffing", ""), pool_table(study))),
+        ("configs", "Configs", configs(study)),
+        ("kpis", "Headline KPIs", kpis(study, rows)),
+        ("compliance", "Deadlines", section("compliance", "Deadline compliance", figs.get("compliance", ""),
+                                           figs.get("time_by_stage", ""), deadline_table(study))),
+        ("time-to-target", "Time to target",
+         section("time-to-target", by_name["time_to_target"].title if "time_to_target" in by_name else
+                 "Time to target", figs.get("time_to_target", to_target_missing if cfg.deadlines else
+                                            para("The config defines no deadlines.", "note")))),
         *[("split-pools", "Split pools", section("split-pools", "Split pools: the pools under most pressure",
                                                  *[part for name in cfg.splits
                                                    for part in (pressure_table(study, name),
@@ -138,13 +137,21 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
             line[2 + j] = (_verdict_cell(f"all {len(judged)}", "met") if not off else
                            _verdict_cell(f"{len(off)} of {len(judged)}", "missed", ", ".join(off)))
         body.append(line)
-    binding = [""] * len(variants)
-    for j, v in enumerate(variants):
+    binding: list[object] = [""] * len(variants)
+    tops: dict[str, str] = {}
+    for v in study.variants:
         pools = {p: e.mean for p in v.cfg.pools
                  for e in [kpitables.estimate(list(v.values(f"pools.{p}.utilisation").values()))] if e.n}
         if pools:
-            top = max(pools, key=lambda p: pools[p])
-            binding[j] = f"{kpilabels.words(top)} ({pools[top] * 100:.1f} %)"
+            tops[v.name] = max(pools, key=lambda p: pools[p])
+            if v in variants:
+                top = tops[v.name]
+                binding[variants.index(v)] = f"{kpilabels.words(top)} ({pools[top] * 100:.1f} %)"
+    base_top = tops.get(study.base.name)
+    for j, v in enumerate(variants):  # the bottleneck moves: flagged where it is not the baseline's pool
+        if base_top is not None and tops.get(v.name, base_top) != base_top:
+            binding[j] = Markup(f'{esc(binding[j])} <span class="verdict missed">moved</span> '
+                                f'<span class="note">(from {esc(kpilabels.words(base_top))})</span>')
     if any(binding):
         body.append(["the pool that binds (most utilised)", "", *binding])
     if not rows and not any(binding):
@@ -222,7 +229,7 @@ def deadline_table(study: Study) -> str:
     run = study.first_run
     rows = []
     for name, d in run.nested.get("deadlines", {}).items():
-        groups = [("all", d)] + list(d.get("by", {}).items())[:12]
+        groups = [("all", d)] + list(d.get("by", {}).items())
         for label, g in groups:
             rows.append((name if label == "all" else "", label, kpilabels.fmt_hours(d["target_h"]) if label == "all"
                          else "", f"{g['n']:,.0f}", kpilabels.fmt(g["share_within"], "share"),
@@ -230,8 +237,7 @@ def deadline_table(study: Study) -> str:
                          kpilabels.fmt(g["p99_h"], "hours"), f"{g['pending_overdue']:,.0f}"))
     if not rows:
         return para("The config defines no deadlines.", "note")
-    return (para(f"Per deadline and group, {study.baseline}, first replication (seed {run.key[0]}); groups beyond "
-                 "the first 12 are in kpis.json.", "note") +
+    return (para(f"Per deadline and every group, {study.baseline}, first replication (seed {run.key[0]}).", "note") +
             table(("deadline", "group", "target", "reached", "share within", "p50", "p90", "p99", "pending overdue"),
                   rows, id="deadline-table", numeric=(3, 4, 5, 6, 7, 8)))
 
@@ -246,17 +252,16 @@ def pool_table(study: Study) -> str:
 
 
 def pressure_table(study: Study, split: str) -> str:
-    """The pools of one split pool under most pressure (at most PRESSURE_TOP), with the figures the
-    pressure is judged by; ``split`` names the pool as the config wrote it."""
+    """Every pool of one split pool, those under most pressure first, with the figures the pressure is judged by; ``split`` names the pool as the config wrote it."""
     s = study.base.cfg.splits[split]
     rows = measures.split_pressure(study.base, split)
     deadline = measures.split_deadline(study.base.cfg, split)
-    shown = rows[:PRESSURE_TOP]
+    shown = rows  # every pool: the figure draws the PRESSURE_TOP under most pressure
     body = [(r.value, r.pool, f"{r.headcount:,.0f}", kpilabels.fmt(r.utilisation, "share"),
              f"{r.peak_backlog:,.0f}", f"{r.end_backlog:,.0f}", kpilabels.fmt(r.share_within, "share"))
             for r in shown]
     over = [r for r in rows if r.max_utilisation is not None and r.utilisation > r.max_utilisation]
-    note = (f"{split}, split by {s.by} into {len(rows)} pools; the {len(shown)} under most pressure "
+    note = (f"{split}, split by {s.by} into {len(rows)} pools, all of them "
             "(sorted by utilisation, then by the backlog at the end, then at its peak), means over the "
             f"replications of {study.baseline}. Backlog: waiting at the pool's stages "
             f"({', '.join(s.stages)}). Share within: {deadline or 'no deadline is broken down by ' + s.by}."
