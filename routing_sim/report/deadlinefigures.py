@@ -14,7 +14,7 @@ from matplotlib.ticker import PercentFormatter
 
 from routing_sim import kpilabels
 from routing_sim.kpis.deadlines import GRID_H, REACHED_GRID, Path
-from routing_sim.model.process import Deadline, ProcessConfig
+from routing_sim.model.process import Deadline
 from routing_sim.report import measures
 from routing_sim.report.drawing import COLOURS, MAX_VARIANTS, WIDTH, grid, shown
 from routing_sim.report.study import Study, Variant
@@ -145,11 +145,11 @@ def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, flo
 
 
 
-def deadline_paths(cfg: ProcessConfig) -> list[list[str]]:
-    """The config's deadlines grouped by what they time (kind, condition, start and end points), in
-    the config's order: the 24 h, 48 h and 3 d targets of one path, and its breakdowns, in one group."""
+def deadline_paths(deadlines: dict[str, Deadline]) -> list[list[str]]:
+    """Deadlines grouped by what they time (kind, condition, start and end points), in their order:
+    the 24 h, 48 h and 3 d targets of one path, and its breakdowns, in one group."""
     groups: dict[tuple, list[str]] = {}
-    for name, d in cfg.deadlines.items():
+    for name, d in deadlines.items():
         groups.setdefault(Path.signature(d), []).append(name)
     return list(groups.values())
 
@@ -168,17 +168,19 @@ def time_to_target_figure(study: Study) -> tuple[Figure, str] | None:
     """Every deadline's time to its end point against its targets, from the KPIs (no entity rows):
     one panel per path, the share reached within each time per variant, and each target as the
     corner the curve must pass above (its time, its share)."""
-    cfg = study.base.cfg
     variants = [v for v in study.variants if v.runs][:MAX_VARIANTS]
+    deadlines: dict[str, Deadline] = {}  # the baseline's, then those only other variants have
+    for v in [study.base, *variants]:
+        deadlines.update({n: d for n, d in v.cfg.deadlines.items() if n not in deadlines})
     panels = []
-    for names in deadline_paths(cfg):
+    for names in deadline_paths(deadlines):
         curves = [(v, colour, got) for v, colour in zip(variants, COLOURS, strict=False)
                   if names[0] in v.cfg.deadlines for got in [curve(v, names[0])] if got is not None]
         if curves:
             panels.append((names, curves))
     if not panels:
         return None
-    panels.sort(key=lambda p: not any(cfg.deadlines[n].share is not None for n in p[0]))  # the judged first
+    panels.sort(key=lambda p: not any(deadlines[n].share is not None for n in p[0]))  # the judged first
     fig, axes = grid(len(panels), ncols=3)
     for ax, (names, curves) in zip(axes, panels, strict=True):
         for v, colour, (mean, low, high) in curves:
@@ -187,7 +189,7 @@ def time_to_target_figure(study: Study) -> tuple[Figure, str] | None:
             if np.isfinite(low).any():
                 ax.fill_between(GRID_H, np.clip(low, 0, 1), np.clip(high, 0, 1), color=colour, alpha=0.2,
                                 linewidth=0)
-        targets = sorted({(float(cfg.deadlines[n].within), cfg.deadlines[n].share) for n in names},
+        targets = sorted({(float(deadlines[n].within), deadlines[n].share) for n in names},
                          key=lambda t: (t[0], -1.0 if t[1] is None else t[1]))
         for hours, share in targets:
             ax.axvline(hours, color="#444444", linestyle="--", linewidth=0.7)
@@ -204,7 +206,7 @@ def time_to_target_figure(study: Study) -> tuple[Figure, str] | None:
         ax.set_xticks([1 / 6, 1, 24, 168, 720, 8760], ["10 min", "1 h", "1 d", "1 w", "30 d", "1 y"])
         ax.set_ylim(0, 1.02)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        judged = [n for n in names if cfg.deadlines[n].share is not None]
+        judged = [n for n in names if deadlines[n].share is not None]
         ax.set_title(kpilabels.words((judged or names)[0]), loc="left", fontsize=8)
     axes[0].set_ylabel("share reached")
     if len(variants) > 1:

@@ -10,6 +10,7 @@ a note, if that file is gone).
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -102,4 +103,18 @@ def _describe(plan: dict[str, Any]) -> str:
            f"max {reps.get('max')}")
     return (f"Experiment {plan.get('experiment')}: {reps.get('n')} replications per variant ({how}); warm-up "
             f"{(warm.get('hours') or 0) / 24:g} d ({warm.get('method')}); root seed {plan.get('seed')}; variants "
-            + "; ".join(f"{v['name']}: {v.get('overrides') or 'no overrides'}" for v in plan["variants"]) + ".")
+            + "; ".join(f"{v['name']}: {_changes(v.get('overrides'))}" for v in plan["variants"])
+            + " (the values are in the Assumptions section).")
+
+
+def _changes(overrides: object) -> str:
+    """What a variant changes, by path: a plain value with it (``stages.jurisdiction.service.mean = 1d``),
+    a whole block by its path only (a new source's ten fields would fill the screen)."""
+    if isinstance(overrides, str):  # experiment.json keeps them as the text of a mapping
+        try:
+            overrides = ast.literal_eval(overrides)
+        except (ValueError, SyntaxError):
+            return str(overrides)
+    if not isinstance(overrides, dict) or not overrides:
+        return "its config as it is"
+    return ", ".join(str(k) if isinstance(v, (dict, list)) else f"{k} = {v}" for k, v in overrides.items())

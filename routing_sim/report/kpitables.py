@@ -40,22 +40,28 @@ def paired(variant: Variant, baseline: Variant, kpi: str) -> Estimate:
 
 
 def headline_kpis(study: Study) -> list[tuple[str, str, str]]:
-    """``(flat KPI name, label, unit)`` in the order shown, labelled by :mod:`routing_sim.kpilabels`."""
-    cfg = study.base.cfg
-    flat = study.first_run.flat if study.base.runs else {}
-    names = [f"deadlines.{n}.share_within" for n in headline_deadlines(cfg)]
-    if cfg.deadlines:
-        first = next(iter(cfg.deadlines))
+    """``(flat KPI name, label, unit)`` in the order shown, labelled by :mod:`routing_sim.kpilabels`:
+    the baseline's KPIs, then those only other variants have (an option's own deadlines and pools)."""
+    cfgs = [study.base.cfg] + [v.cfg for v in study.variants if v is not study.base]
+    flat: dict[str, float] = {}  # for the labels (a deadline's target time): every variant's first run
+    for v in [study.base, *study.variants]:
+        if v.runs:
+            flat = v.runs[0].flat | flat
+    names = [f"deadlines.{n}.share_within" for cfg in cfgs for n in headline_deadlines(cfg)]
+    first = next((next(iter(cfg.deadlines)) for cfg in cfgs if cfg.deadlines), None)
+    if first is not None:
         names += [f"deadlines.{first}.mean_h", f"deadlines.{first}.p90_h"]
     # a split pool's copies (one per member state) are in the report's Split pools section, not here
-    copy_pools = {p for sp in cfg.splits.values() for p in sp.pools.values()}
-    copy_stages = {c for sp in cfg.splits.values() for cs in sp.stages.values() for c in cs.values()}
-    pooled = [s for s, st in cfg.stages.items() if st.pool and s not in copy_stages]
-    names += [f"stages.{s}.wait.mean_h" for s in pooled]
-    names += [f"stages.{s}.max_queued" for s in pooled]
-    names += [f"pools.{p}.utilisation" for p in cfg.pools if p not in copy_pools]
-    for t, tally in cfg.tallies.items():  # a share: the mean over runs with its t-interval, and its count
-        names += [f"tallies.{t}"] if tally.of is None else [f"tallies.{t}.share", f"tallies.{t}.count"]
+    for cfg in cfgs:
+        copy_stages = {c for sp in cfg.splits.values() for cs in sp.stages.values() for c in cs.values()}
+        pooled = [s for s, st in cfg.stages.items() if st.pool and s not in copy_stages]
+        names += [f"stages.{s}.wait.mean_h" for s in pooled] + [f"stages.{s}.max_queued" for s in pooled]
+    for cfg in cfgs:
+        copy_pools = {p for sp in cfg.splits.values() for p in sp.pools.values()}
+        names += [f"pools.{p}.utilisation" for p in cfg.pools if p not in copy_pools]
+    for cfg in cfgs:
+        for t, tally in cfg.tallies.items():  # a share: the mean over runs with its t-interval, and its count
+            names += [f"tallies.{t}"] if tally.of is None else [f"tallies.{t}.share", f"tallies.{t}.count"]
     names += ["cost.staff_cost_per_year", "cost.staff_cost_per_arrival", "cost.arrivals_from_sources"]
     names += [k for k in study.report_kpis if k not in names]
     return [(k, label(k, flat), unit(k)) for k in dict.fromkeys(names)]
