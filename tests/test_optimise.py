@@ -184,3 +184,20 @@ def test_a_two_way_split_varied_alone_keeps_summing_to_one() -> None:
     complement(data, "kinds.report.attributes.kind.p.a", 0.6)
     assert data["kinds"]["report"]["attributes"]["kind"]["p"] == {"a": 0.5, "b": 0.3, "c": 0.2}
     complement(data, "stages.nowhere.p.x", 0.2)  # a path that does not exist: nothing happens
+
+
+def test_the_tornado_does_not_blow_a_negligible_swing_up_to_the_full_width() -> None:
+    """A swing of 0.000005 in a share drawn across the whole axis would look like a large effect:
+    the axis spans at least 2 points of a share (2 % of the base for other KPIs), and a real swing
+    fits inside it."""
+    from routing_sim.optimise.sensitivity import tornado_png, tornado_span
+
+    tiny = {"kpi": "pools.reviewers.utilisation", "base": 0.8, "replications": 2,
+            "rows": [{"param": "x", "low": 1, "high": 2, "kpi_at_low": 0.799995, "kpi_at_high": 0.800005}]}
+    low, high = tornado_span(tiny)
+    assert high - low >= 0.04 and low < 0.799995 and high > 0.800005
+    hours = {**tiny, "kpi": "deadlines.d.p90_h", "base": 50.0,
+             "rows": [{"param": "x", "low": 1, "high": 2, "kpi_at_low": 20.0, "kpi_at_high": 51.0}]}
+    low, high = tornado_span(hours)
+    assert low <= 20.0 and high >= 51.0 and abs((low + high) / 2 - 50.0) < 1e-9
+    assert tornado_png(tiny)[:8] == b"\x89PNG\r\n\x1a\n"

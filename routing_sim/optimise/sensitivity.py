@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from routing_sim.errors import ConfigError, Problem
+from routing_sim.kpilabels import label, unit
 from routing_sim.optimise.evaluate import Evaluator, Point
 
 
@@ -185,16 +186,33 @@ def sobol_png(result: dict[str, Any]) -> bytes:
     return png[0]
 
 
+TORNADO_FLOOR = 0.02
+"""The tornado's axis spans at least this share of the base value on each side (or 0.02 of a share):
+a swing of 0.000005 drawn full width would look like a large effect."""
+
+
+def tornado_span(oat: dict[str, Any]) -> tuple[float, float]:
+    """The tornado's x-axis: centred on the base, wide enough for the largest swing and never
+    narrower than :data:`TORNADO_FLOOR` of the base (0.02 itself for a share, whose scale is 0 to 1)."""
+    base = float(oat["base"])
+    swing = max((abs(float(r[k]) - base) for r in oat["rows"] for k in ("kpi_at_low", "kpi_at_high")
+                 if math.isfinite(float(r[k]))), default=0.0)
+    floor = TORNADO_FLOOR if unit(oat["kpi"]) == "share" else TORNADO_FLOOR * abs(base)
+    half = max(swing * 1.1, floor, 1e-12)
+    return base - half, base + half
+
+
 def tornado_png(oat: dict[str, Any]) -> bytes:
     """A tornado chart of the one-at-a-time rows (largest swing on top), byte-stable PNG."""
     rows = oat["rows"][::-1]
     base = oat["base"]
     with _chart(len(rows)) as (_, ax, png):
         for y, r in enumerate(rows):
-            for value, colour, label in ((r["kpi_at_low"], "#4c72b0", "low"), (r["kpi_at_high"], "#dd8452", "high")):
-                ax.barh(y, value - base, left=base, color=colour, label=label if y == 0 else None)
+            for value, colour, end in ((r["kpi_at_low"], "#4c72b0", "low"), (r["kpi_at_high"], "#dd8452", "high")):
+                ax.barh(y, value - base, left=base, color=colour, label=end if y == 0 else None)
         ax.set_yticks(range(len(rows)), [f"{r['param']}\n{r['low']} .. {r['high']}" for r in rows])
         ax.axvline(base, color="black", linewidth=0.8)
-        ax.set_xlabel(oat["kpi"])
+        ax.set_xlim(*tornado_span(oat))
+        ax.set_xlabel(f"{label(oat['kpi'])} ({oat['kpi']})")
         ax.set_title(f"One-at-a-time sensitivity: base {base:.4g} (mean of {oat['replications']} replications)")
     return png[0]
