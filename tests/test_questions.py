@@ -93,6 +93,11 @@ def test_the_report_answers_the_questions_in_order_with_the_summarys_numbers(tmp
     assert html.index('<section id="questions">') < starts[0] < starts[1] < starts[2] < html.index(
         '<section id="question">') < html.index('<section id="answers">')
     assert "<h2>Targets and the pool that binds</h2>" in html
+    # each variant's own config file (``bases:``), shown relative to the working folder
+    configs = html[html.index('id="configs-table"'):]
+    configs = configs[:configs.index("</table>")]
+    assert "<td>single</td><td>mm1</td><td>configs/textbook/mm1.yaml</td>" in configs
+    assert "<td>four</td><td>mmc</td><td>configs/textbook/mmc.yaml</td>" in configs
 
     # 1: the comparison (the baseline, three) first, then the variants asked about, in their order
     three, four, single = items(html, 1)

@@ -141,6 +141,7 @@ def test_an_experiment_folder_gives_intervals_without_table_figures(tmp_path: Pa
     assert 'id="fig-compliance"' in html and 'id="fig-backlog"' not in html
     assert "experiment task records hold KPIs only" in html
     assert "experiment.variants.three.pools.clerks.headcount" in html and "one more clerk" in html
+    assert str(tmp_path) not in html  # files named by their folder and name, not the machine's path
 
 
 def test_cli_report_writes_the_file_and_refuses_a_folder_without_runs(tmp_path: Path):

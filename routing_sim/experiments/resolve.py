@@ -53,6 +53,12 @@ class Experiment:
     def name(self) -> str:
         return self.spec.name
 
+    def config_file(self, variant: str) -> Path:
+        """The config file a variant starts from: its ``bases:`` file, else the experiment's base."""
+        named = {name: of for name, of, _ in _plan(self.spec)}.get(variant)
+        other = self.spec.bases.get(named) if named is not None else None
+        return (self.file.parent / other).resolve() if other else self.base_file
+
     @property
     def fixed_replications(self) -> int | None:
         return self.spec.replications if isinstance(self.spec.replications, int) else None

@@ -89,7 +89,8 @@ def initial_plan(exp: Experiment, sessions: list[dict[str, Any]] | None = None) 
         "baseline": exp.baseline,
         "report": exp.report,
         "questions": [q.model_dump(exclude_defaults=True) for q in exp.spec.questions],
-        "variants": [{"name": v.name, "config_hash": v.config_hash, "overrides": v.overrides} for v in exp.variants],
+        "variants": [{"name": v.name, "config_hash": v.config_hash, "overrides": v.overrides,
+                      "config_file": str(exp.config_file(v.name))} for v in exp.variants],
         "warmup": {"method": "mser5" if exp.mser else "fixed" if exp.warmup_h else "none", "hours": exp.warmup_h},
         "replications": {"method": "fixed", "n": exp.fixed_replications} if until is None else
         {"method": "hoad_robinson_davies", "n": until.min, "min": until.min, "max": until.max,

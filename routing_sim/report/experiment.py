@@ -33,12 +33,13 @@ def load_experiment_study(folder: Path, baseline: str | None) -> Study:
     except (KeyError, TypeError, ValueError) as exc:
         raise RunError(f"{folder}/experiment.json: not an experiment plan this report understands ({exc})") from None
     configs, notes = _configs(plan)
-    manifest = {"seed": plan["seed"], "config_file": plan.get("base"), "experiment_file": plan.get("file"),
-                "environment": plan.get("environment", {}), "config_hash": None}
+    common = {"seed": plan["seed"], "experiment_file": plan.get("file"), "environment": plan.get("environment", {})}
     variants = []
     for spec in plan["variants"]:
         cfg = configs.get(spec["name"]) or configs["__base__"]
         v = Variant(spec["name"], cfg, resolved_config(cfg, plan["seed"]))
+        manifest = {**common, "config_file": spec.get("config_file") or plan.get("base"),
+                    "config_hash": spec.get("config_hash")}
         for r, record in sorted(variant_values(store, plan, spec).items()):
             if record.get("status") == "ok":
                 v.runs.append(Run((int(plan["seed"]), int(r)), record["kpis"], manifest))

@@ -9,7 +9,7 @@ from routing_sim import __version__, kpilabels
 from routing_sim.report import diagram, kpitables, measures, optimisation, questions
 from routing_sim.report.comments import Parameter
 from routing_sim.report.drawing import Rendered
-from routing_sim.report.page import Markup, esc, figure, page, para, section, table, verdict_markup
+from routing_sim.report.page import Markup, esc, figure, page, para, section, shown_path, table, verdict_markup
 from routing_sim.report.stress import stress_rows
 from routing_sim.report.study import Study
 
@@ -177,7 +177,7 @@ def configs(study: Study) -> str:
     for v in study.variants:
         m = v.runs[0].manifest
         rows.append((v.name + (" (baseline)" if v.name == study.baseline else ""), v.cfg.name,
-                     m.get("config_file") or "-", (m.get("config_hash") or "-")[:12],
+                     shown_path(m.get("config_file")), (m.get("config_hash") or "-")[:12],
                      ", ".join(str(r.key[0]) + (f"/{r.key[1]}" if r.key[1] else "") for r in v.runs),
                      f"{v.cfg.time.horizon} from {v.cfg.time.start}"))
     return section("configs", "Configs compared",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from html import escape
+from pathlib import Path
 
 CSS = """
 :root { --ink: #1d2330; --muted: #5b6475; --rule: #d9dee7; --band: #f4f6fa; --accent: #1f5fa8; }
@@ -45,6 +46,21 @@ pre { background: var(--band); border: 1px solid var(--rule); padding: 10px; fon
 .wide td:nth-child(3) { max-width: 560px; }
 footer { color: var(--muted); font-size: 12px; padding: 12px 32px; border-top: 1px solid var(--rule); }
 """
+
+
+def shown_path(path: object) -> str:
+    """A file's path as the report shows it: relative to the working folder when under it (the
+    repository's ``configs/eu-centre-2019.yaml``), else its folder and name, never a machine's
+    absolute path."""
+    if not path:
+        return "-"
+    p = Path(str(path))
+    if not p.is_absolute():
+        return str(p)
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(Path(*p.parts[-2:]))
 
 
 def esc(text: object) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from routing_sim.jsonio import flatten
 from routing_sim.report.comments import Parameter
+from routing_sim.report.page import shown_path
 from routing_sim.report.study import Study
 
 Row = tuple[str, str, str]  # (item, title, text)
@@ -170,7 +171,7 @@ def _executors(study: Study) -> str:
 def _sharing(study: Study) -> str:
     run = study.first_run
     env = run.manifest.get("environment", {})
-    config = run.manifest.get("experiment_file") or run.manifest.get("config_file") or "<config>"
+    config = shown_path(run.manifest.get("experiment_file") or run.manifest.get("config_file") or "<config>")
     return (f"routing-sim {env.get('routing_sim')}, git revision {env.get('git_revision')}. Reproduce a run with "
             f"'routing-sim run {config} --seed {run.key[0]}' (same config and seed give the same bytes); the "
             "resolved config is stored beside the results as config.resolved.yaml.")
