@@ -28,8 +28,8 @@ from routing_sim.report.comments import assumptions, split_comment
 from routing_sim.report.html import SECTIONS
 from tests.reporting import eu_short, run, small
 
-FIGURES = ("compliance", "time_by_stage", "pressure_national_authorities", "process", "backlog", "time_to_target", "databases", "utilisation",
-           "staffing")
+FIGURES = ("compliance", "time_to_targets", "time_by_stage", "pressure_national_authorities", "process", "backlog",
+           "time_to_target", "databases", "utilisation", "staffing")
 STRESS_ITEMS = ("1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5.1", "2.5.2", "2.5.3", "2.5.4", "2.5.5",
                 "3.1", "3.2", "3.3", "3.4", "4.1", "4.2", "4.3", "5.1", "5.2", "5.3", "5.4", "6.1")
 
@@ -106,14 +106,18 @@ def test_runs_of_two_configs_and_three_seeds_give_intervals_paired_differences_a
         run(small(tmp_path, "small-three-clerks", headcount=3), results, seed)
     write_report(results)
     html = (results / "report.html").read_text(encoding="utf-8")
-    assert "<th>small</th><th>small-three-clerks</th><th>small-three-clerks - small</th>" in html
-    wait = re.search(r"<tr><td>wait at triage: mean</td>(.*?)</tr>", html).group(1)
-    cells = re.findall(r'<td class="num">([^<]*)</td>', wait)
-    assert all("[" in c for c in cells) and cells[2].startswith("-")  # more staff: a shorter wait, with a CI
+    assert "<th>KPI / variant</th><th>value</th><th>difference against small</th>" in html
+    table = html[html.index('id="kpi-table"'):]
+    wait = table[table.index("<td>waiting at triage: mean</td>"):]
+    rows = re.findall(r'<tr[^>]*><td><span class="variant">([^<]*)</span></td><td class="num">([^<]*)</td>'
+                      r'<td class="num">([^<]*)</td></tr>', wait)[:2]
+    assert [r[0] for r in rows] == ["small", "small-three-clerks"]
+    assert "[" in rows[0][1] and "[" in rows[1][1] and rows[0][2] == "baseline"
+    assert rows[1][2].startswith("-") and "[" in rows[1][2]  # more staff: a shorter wait, with a CI
     assert "median, 5-95 % of 3" in html or "5 to 95 % of replications" in html
     assert "Balanced in 6 of 6 runs" in html
     write_report(results, baseline="small-three-clerks")
-    assert "<th>small - small-three-clerks</th>" in (results / "report.html").read_text(encoding="utf-8")
+    assert "<th>difference against small-three-clerks</th>" in (results / "report.html").read_text(encoding="utf-8")
 
 
 def reported_experiment(tmp_path: Path, name: str, body: str, targets: bool = False) -> tuple[Path, str]:

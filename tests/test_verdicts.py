@@ -51,8 +51,8 @@ def test_the_terminal_compare_and_report_judge_the_targets(base_config, write_ya
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert any("handover_within_4h" in line and ">= 99.9 %: missed" in line for line in lines), done.stdout
-    assert any("utilisation clerks" in line and "<= 99 %: met" in line for line in lines), done.stdout
+    assert any("handover within 4h" in line and ">= 99.9 %: missed" in line for line in lines), done.stdout
+    assert any("utilisation of clerks" in line and "<= 99 %: met" in line for line in lines), done.stdout
     compared = subprocess.run([sys.executable, "-m", "routing_sim.cli", "compare", str(tmp_path / "r"), "--kpi",
                                "deadlines.handover_within_4h.share_within"], capture_output=True, text=True, env=env)
     assert compared.returncode == 0, compared.stderr
