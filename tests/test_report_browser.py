@@ -106,3 +106,25 @@ def test_the_first_screen_at_1280_px_answers_with_verdicts(browser, tmp_path: Pa
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280
     shot = tmp_path / "first-screen.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
+
+
+def test_an_experiment_report_with_six_variants_fits_1280_px(browser, tmp_path: Path):
+    """Six variants: the answers keep a column each, the headline KPIs a row each under every KPI,
+    and the page still needs no horizontal scrolling at 1280 px; the verdicts read in words."""
+    from tests.test_report import reported_experiment
+
+    logs.configure("warning")
+    body = "seed: 5\nsweep: {pools.clerks.headcount: [1, 2, 3, 4, 5, 6]}   # assumption: the levels\nreplications: 2\n"
+    folder, _ = reported_experiment(tmp_path, "six", body, targets=True)
+    browser.get((folder / "report.html").resolve().as_uri())
+    from selenium.webdriver.common.by import By
+
+    headers = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#answers-table th")]
+    assert len(headers) == 2 + 6, headers
+    verdicts = {v.text for v in browser.find_elements(By.CSS_SELECTOR, "#answers-table .verdict")}
+    assert verdicts <= {"met", "missed", "uncertain", "moved"} and "missed" in verdicts
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280
+    table = browser.find_element(By.ID, "answers-table")
+    assert browser.execute_script("return arguments[0].getBoundingClientRect().right", table) <= 1280
+    shot = tmp_path / "experiment-first-screen.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
