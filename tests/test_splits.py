@@ -315,3 +315,22 @@ def test_a_database_fed_by_a_split_stage_is_fed_by_every_copy():
                     if s in reviews and t == t and i in adds)
     db = run.summary.databases[0]
     assert confirmed > 300 and db.added + db.pending == confirmed
+
+
+def test_the_answers_sum_up_a_split_pools_copies_against_their_ceiling(tmp_path: Path):
+    """One row for the split pool's copies in the report's answers: with a ceiling no copy keeps,
+    every copy is named with its verdict ('3 of 3 not met'); with one every copy keeps, 'all 3 met'."""
+    from routing_sim.runfolder import run_to_folder
+
+    for ceiling, expected in ((0.001, "3 of 3 not met:"), (0.999, "all 3")):
+        path = tmp_path / f"split-{ceiling}.yaml"
+        path.write_text(yaml.safe_dump(split(time__horizon="2d", pools__offices__max_utilisation=ceiling,
+                                             name=f"split-{ceiling}".replace(".", "-"))), encoding="utf-8")
+        folder = run_to_folder(load_config(path), results=tmp_path / "results", config_file=str(path)).folder
+        html = write_report(folder).read_text(encoding="utf-8")
+        answers = html[html.index('id="answers-table"'):]
+        row = answers[answers.index("utilisation of the pools of offices"):]
+        row = re.sub(r"<[^>]+>", " ", row[:row.index("</tr>")])
+        assert expected in row, row
+        if ceiling < 0.5:
+            assert all(f"{value} missed" in row for value in ("north", "south", "east")), row

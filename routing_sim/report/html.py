@@ -134,8 +134,9 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
             line[1] = line[1] or judged[0][1][0]
             off = [f"{p.removeprefix(split + '_')} {verdict or 'no data'}" for p, (_, verdict) in judged
                    if verdict != "met"]
+            worst = "missed" if any(verdict == "missed" for _, (_, verdict) in judged) else "uncertain"
             line[2 + j] = (_verdict_cell(f"all {len(judged)}", "met") if not off else
-                           _verdict_cell(f"{len(off)} of {len(judged)}", "missed", ", ".join(off)))
+                           _verdict_cell(f"{len(off)} of {len(judged)} not met:", worst, ", ".join(off)))
         body.append(line)
     binding: list[object] = [""] * len(variants)
     tops: dict[str, str] = {}
