@@ -112,3 +112,22 @@ def test_at_80_columns_the_comparison_is_stacked_with_every_name_whole():
     text = console.export_text()
     assert f"  {name}: 93.4 % [93.0, 94.0]; baseline; >= 95 %: missed" in text
     assert "  other: 96.0 % [95.5, 96.5]; difference +2.6 pp [+2.0, +3.0] *" in text
+
+
+def test_a_deadline_row_equal_to_an_earlier_one_in_every_config_is_shown_once():
+    """forwarded_by_priority (24 h, a breakdown of forwarded_within_24h) repeats its whole row; the
+    48 h deadline's share differs, its p90 does not: only the differing row stays."""
+    from routing_sim.experiments.runsummary import default_kpis
+
+    def stat(mean: float, verdict: str | None = None) -> dict:
+        return {"n": 1, "mean": mean, "low": math.nan, "high": math.nan, **({"verdict": verdict} if verdict else {})}
+
+    def kpis(shift: float) -> dict:
+        return {"deadlines.d24.share_within": stat(0.9 + shift, "met"), "deadlines.d24.p90_h": stat(3.0 + shift),
+                "deadlines.d48.share_within": stat(0.95 + shift), "deadlines.d48.p90_h": stat(3.0 + shift),
+                "deadlines.by_priority.share_within": stat(0.9 + shift), "deadlines.by_priority.p90_h": stat(3.0 + shift),
+                "pools.p.utilisation": stat(0.5), "pools.q.utilisation": stat(0.5)}
+
+    summary = {"variants": {"a": {"kpis": kpis(0.0)}, "b": {"kpis": kpis(0.01)}}}
+    assert default_kpis(summary) == ["deadlines.d24.share_within", "deadlines.d24.p90_h", "deadlines.d48.share_within",
+                                     "pools.p.utilisation", "pools.q.utilisation"]

@@ -74,14 +74,25 @@ def _finite(value: Any) -> bool:
 
 
 def default_kpis(summary: dict[str, Any]) -> list[str]:
-    """The rows shown when none are asked for: every deadline's share and 90th percentile, every
-    pool's utilisation, every share tally (``of``), the staff cost per year."""
+    """The rows shown when none are asked for: every deadline's share and 90th percentile (a row
+    equal to an earlier one in every config left out), every pool's utilisation, every share tally
+    (``of``), the staff cost per year."""
     names = list(next(iter(summary["variants"].values()))["kpis"])
     keep = [k for k in names if k.startswith("deadlines.") and k.endswith((".share_within", ".p90_h"))
             and k.count(".") == 2]
     keep += [k for k in names if k.startswith("pools.") and k.endswith(".utilisation")]
     keep += [k for k in names if k.startswith("tallies.") and k.endswith(".share") and k.count(".") == 2]
-    return keep + [k for k in names if k == "cost.staff_cost_per_year"]
+    keep += [k for k in names if k == "cost.staff_cost_per_year"]
+    # a deadline that only breaks another down (by priority, by type) repeats its row exactly: shown once
+    seen: set[tuple] = set()
+    out = []
+    for k in keep:
+        same = (k.rsplit(".", 1)[-1], *(repr([(v["kpis"].get(k) or {}).get(f) for f in ("n", "mean", "low", "high")])
+                                        for v in summary["variants"].values()))
+        if not k.startswith("deadlines.") or same not in seen:
+            out.append(k)
+        seen.add(same)
+    return out
 
 
 def runs_table(summary: dict[str, Any], kpis: list[str]) -> Table:
