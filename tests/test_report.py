@@ -146,6 +146,11 @@ def test_an_experiment_folder_gives_intervals_without_table_figures(tmp_path: Pa
     assert "experiment task records hold KPIs only" in html
     assert "experiment.variants.three.pools.clerks.headcount" in html and "one more clerk" in html
     assert str(tmp_path) not in html  # files named by their folder and name, not the machine's path
+    # every variant's groups side by side, not the first config's alone
+    groups = html[html.index('id="deadline-table"'):]
+    groups = groups[:groups.index("</table>")]
+    assert "<th>deadline</th><th>group</th><th>target</th><th>two</th><th>three</th>" in groups
+    assert re.search(r'<td class="num">[\d.]+ % · p90 [\d.]+ (min|h|d)</td><td class="num">[\d.]+ % · p90', groups)
 
 
 def test_cli_report_writes_the_file_and_refuses_a_folder_without_runs(tmp_path: Path):

@@ -227,6 +227,11 @@ def kpis(study: Study, rows: list[kpitables.KpiRow]) -> str:
 
 
 def deadline_table(study: Study) -> str:
+    """Every deadline and every group: with one variant, its first replication in full; with several,
+    a column per variant (at most six) with the share within and the 90th percentile, means over its
+    replications, so the groups of every config are side by side."""
+    if len(study.variants) > 1:
+        return _deadline_groups_by_variant(study)
     run = study.first_run
     rows = []
     for name, d in run.nested.get("deadlines", {}).items():
@@ -241,6 +246,36 @@ def deadline_table(study: Study) -> str:
     return (para(f"Per deadline and every group, {study.baseline}, first replication (seed {run.key[0]}).", "note") +
             table(("deadline", "group", "target", "reached", "share within", "p50", "p90", "p99", "pending overdue"),
                   rows, id="deadline-table", numeric=(3, 4, 5, 6, 7, 8)))
+
+
+def _deadline_groups_by_variant(study: Study) -> str:
+    variants = study.variants[:6]
+    keys: dict[tuple[str, str], float] = {}  # (deadline, group) -> target hours, in the order first seen
+    for v in variants:
+        for run in v.runs[:1]:
+            for name, d in run.nested.get("deadlines", {}).items():
+                keys.setdefault((name, "all"), float(d.get("target_h", math.nan)))
+                for group in d.get("by", {}):
+                    keys.setdefault((name, group), math.nan)
+    rows = []
+    for (name, group), target in keys.items():
+        prefix = f"deadlines.{name}" + ("" if group == "all" else f".by.{group}")
+        cells = []
+        for v in variants:
+            share = kpitables.estimate(list(v.values(f"{prefix}.share_within").values()))
+            p90 = kpitables.estimate(list(v.values(f"{prefix}.p90_h").values()))
+            cells.append("-" if not share.n else
+                         f"{kpilabels.fmt(share.mean, 'share')} · p90 {kpilabels.fmt(p90.mean, 'hours')}")
+        rows.append((name if group == "all" else "", group,
+                     kpilabels.fmt_hours(target) if group == "all" else "", *cells))
+    if not rows:
+        return para("The configs define no deadlines.", "note")
+    note = ("Per deadline and every group, each variant's share within the target and 90th percentile (means over "
+            "its replications; '-': the variant's config has no such deadline or group). The headline table gives "
+            "the intervals." + (f" The first {len(variants)} of {len(study.variants)} variants."
+                                if len(study.variants) > len(variants) else ""))
+    return para(note, "note") + table(("deadline", "group", "target", *[v.name for v in variants]), rows,
+                                      id="deadline-table", numeric=range(3, 3 + len(variants)))
 
 
 def pool_table(study: Study) -> str:
