@@ -108,13 +108,9 @@ def _mark_targets(ax, targets: list[tuple[str, float, str]], colours: dict[str, 
         seen.add((hours, group))
         colour = colours.get(group, "#444444") if group else "#444444"
         ax.axvline(hours, color=colour, linestyle="--", linewidth=0.8)
-        label = f"{_hours(hours)}" + (f" ({group})" if group else "")
+        label = kpilabels.short_hours(hours) + (f" ({group})" if group else "")
         ax.annotate(label, (hours, 1.0), xytext=(2, -10), textcoords="offset points", fontsize=7, color=colour,
                     rotation=90, va="top")
-
-
-def _hours(hours: float) -> str:
-    return f"{hours / 24:g} d" if hours >= 48 and hours % 24 == 0 else f"{hours:g} h"
 
 
 def compliance_figure(study: Study, rows: list[tuple[str, str, float, float, float]]) -> tuple[Figure, str]:
@@ -194,12 +190,12 @@ def time_to_target_figure(study: Study) -> tuple[Figure, str] | None:
         for hours, share in targets:
             ax.axvline(hours, color="#444444", linestyle="--", linewidth=0.7)
             if share is None:
-                ax.annotate(_hours(hours), (hours, 0.02), xytext=(2, 0), textcoords="offset points", fontsize=6.5,
+                ax.annotate(kpilabels.short_hours(hours), (hours, 0.02), xytext=(2, 0), textcoords="offset points", fontsize=6.5,
                             color="#444444")
                 continue
             ax.plot([GRID_H[0], hours], [share, share], color="#222222", linestyle="--", linewidth=0.7)
             ax.plot([hours], [share], marker="s", markersize=4, color="#222222", zorder=3)
-            ax.annotate(f"{_hours(hours)}, {share:.0%}", (hours, share), xytext=(3, -9), textcoords="offset points",
+            ax.annotate(f"{kpilabels.short_hours(hours)}, {share:.0%}", (hours, share), xytext=(3, -9), textcoords="offset points",
                         fontsize=6.5, color="#222222")
         ax.set_xscale("log")
         ax.set_xlim(GRID_H[0], GRID_H[-1])

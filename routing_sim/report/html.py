@@ -121,7 +121,7 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
                 continue
             target, verdict = r.verdicts[v.name]
             text = kpilabels.fmt_estimate(r.values[v.name], r.unit)
-            line.append(_verdict_cell(text, verdict, "" if target == required else target))
+            line.append(verdict_markup(text, verdict, "" if target == required else target))
         body.append(line)
     for split in dict.fromkeys(s for v in variants for s in v.cfg.splits):  # a split pool's copies in one row
         line = [f"utilisation of the pools of {kpilabels.words(split)}", "", *([""] * len(variants))]
@@ -135,8 +135,8 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
             off = [f"{p.removeprefix(split + '_')} {verdict or 'no data'}" for p, (_, verdict) in judged
                    if verdict != "met"]
             worst = "missed" if any(verdict == "missed" for _, (_, verdict) in judged) else "uncertain"
-            line[2 + j] = (_verdict_cell(f"all {len(judged)}", "met") if not off else
-                           _verdict_cell(f"{len(off)} of {len(judged)} not met:", worst, ", ".join(off)))
+            line[2 + j] = (verdict_markup(f"all {len(judged)}", "met") if not off else
+                           verdict_markup(f"{len(off)} of {len(judged)} not met:", worst, ", ".join(off)))
         body.append(line)
     binding: list[object] = [""] * len(variants)
     tops: dict[str, str] = {}
@@ -165,12 +165,6 @@ def answers(study: Study, rows: list[kpitables.KpiRow], after_questions: bool = 
     title = "Targets and the pool that binds" if after_questions else "Answers"
     header = ["target", "required", *[v.name for v in variants]]
     return section("answers", title, table(header, body, id="answers-table"), para(note, "note"))
-
-
-def _verdict_cell(text: str, verdict: str | None, note: str = "") -> Markup:
-    word = verdict or "no data"
-    return Markup(f'{esc(text)} <span class="verdict {esc(word)}">{esc(word)}</span>'
-                  + (f' <span class="note">({esc(note)})</span>' if note else ""))
 
 
 def configs(study: Study) -> str:
@@ -206,7 +200,7 @@ def kpis(study: Study, rows: list[kpitables.KpiRow]) -> str:
     def value(r: kpitables.KpiRow, name: str) -> Markup:
         text = kpilabels.fmt_estimate(r.values[name], r.unit)
         target, verdict = r.verdicts.get(name, (None, None))
-        return verdict_markup(text, target, verdict)
+        return verdict_markup(text, verdict, target) if target else Markup(esc(text))
 
     if not others:
         body = [[r.label, value(r, base.name)] for r in rows]

@@ -75,13 +75,12 @@ def cell(c: object) -> str:
     return c if isinstance(c, Markup) else esc(c)
 
 
-def verdict_markup(text: str, target: str | None, verdict: str | None) -> Markup:
-    """A value with its target's verdict in words and colour: ``93.6 % missed (>= 95 %)``."""
-    if not target:
-        return Markup(esc(text))
-    word = verdict or "-"
-    return Markup(f'{esc(text)} <span class="verdict {esc(word)}">{esc(word)}</span> '
-                  f'<span class="note">({esc(target)})</span>')
+def verdict_markup(text: str, verdict: str | None, note: str = "") -> Markup:
+    """A value with its verdict in words and colour, and a note in brackets (the target, the pools
+    off it): ``93.6 % missed (>= 95 %)``."""
+    word = verdict or "no data"
+    return Markup(f'{esc(text)} <span class="verdict {esc(word)}">{esc(word)}</span>'
+                  + (f' <span class="note">({esc(note)})</span>' if note else ""))
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], *, id: str = "", css: str = "",
